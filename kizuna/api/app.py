@@ -1,0 +1,94 @@
+"""The aiohttp application: middlewares shared by every route, and route registration."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from kizuna.api import health
+from kizuna.api.codec import json_response
+from kizuna.api.errors import error_response
+from kizuna.config import Config
+from kizuna.core.errors import Code, KizunaError
+
+log = logging.getLogger("kizuna.api")
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Authorization,Content-Type,User-Agent",
+    "Access-Control-Allow-Methods": "GET,HEAD,POST,PUT,DELETE",
+}
+
+
+@dataclass
+class Services:
+    """What handlers need, built once at start-up and stored on the app."""
+    config: Config
+    pool: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+@web.middleware
+async def transport_middleware(request: web.Request, handler):
+    if request.method == "OPTIONS" and "Origin" in request.headers:
+        return web.Response(status=200, headers=CORS_HEADERS)
+    try:
+        resp = await handler(request)
+    except KizunaError as err:
+        resp = error_response(err)
+    except web.HTTPNotFound:
+        resp = error_response(KizunaError(Code.NOT_FOUND, "Not Found"))
+    except web.HTTPMethodNotAllowed:
+        resp = error_response(KizunaError(Code.UNIMPLEMENTED, "Method Not Allowed"))
+    except web.HTTPRequestEntityTooLarge:
+        resp = error_response(KizunaError(Code.INVALID_ARGUMENT, "http: request body too large"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        resp = error_response(KizunaError(_code_for_status(exc.status), exc.reason))
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        resp = error_response(KizunaError(Code.INTERNAL, "Internal Server Error"))
+    if "Origin" in request.headers:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+    if isinstance(resp, web.Response) and resp.body is not None and _wants_compression(request):
+        resp.enable_compression()
+    return resp
+
+
+def _wants_compression(request: web.Request) -> bool:
+    enc = request.headers.get("Accept-Encoding", "")
+    return "gzip" in enc or "deflate" in enc
+
+
+def _code_for_status(status: int) -> Code:
+    return {400: Code.INVALID_ARGUMENT, 401: Code.UNAUTHENTICATED, 403: Code.PERMISSION_DENIED,
+            404: Code.NOT_FOUND, 409: Code.ALREADY_EXISTS, 429: Code.RESOURCE_EXHAUSTED,
+            501: Code.UNIMPLEMENTED, 503: Code.UNAVAILABLE}.get(status, Code.UNKNOWN)
+
+
+def build_app(services: Services) -> web.Application:
+    cfg = services.config
+    app = web.Application(middlewares=[transport_middleware],
+                          client_max_size=cfg.socket.max_request_size_bytes)
+    app[SERVICES] = services
+    for item in cfg.socket.response_headers:
+        name, value = item.split("=", 1)
+        app.on_response_prepare.append(_static_header(name.strip(), value.strip()))
+    health.register(app)
+    return app
+
+
+def _static_header(name: str, value: str):
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.setdefault(name, value)
+    return add
+
+
+__all__ = ["build_app", "Services", "SERVICES", "json_response"]

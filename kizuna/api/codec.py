@@ -1,0 +1,93 @@
+"""Nakama's JSON conventions on the wire, in one place.
+
+Output: snake_case names, default values omitted (false, 0, "", empty lists and objects), int64
+as strings, timestamps as RFC 3339 UTC with `Z`, JSON documents as strings. Input: snake_case or
+lowerCamelCase names, unknown fields ignored, int64 as string or number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kizuna.core.errors import invalid
+
+SUCCESS_HEADERS = {
+    "Cache-Control": "no-store, no-cache, must-revalidate",
+    "Grpc-Metadata-Content-Type": "application/grpc",
+}
+ERROR_HEADERS = {"Cache-Control": "no-store, no-cache, must-revalidate"}
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def json_response(body: Any, status: int = 200, success: bool = True) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type="application/json",
+                        headers=SUCCESS_HEADERS if success else ERROR_HEADERS)
+
+
+def prune(doc: dict[str, Any]) -> dict[str, Any]:
+    """Drop fields holding default values, as protojson does (EmitUnpopulated=false)."""
+    return {k: v for k, v in doc.items() if v not in (None, False, 0, "", [], {}) or v is True}
+
+
+def timestamp(value: datetime | None, precision: str = "seconds") -> str | None:
+    """RFC 3339 UTC with a `Z`; `precision` is seconds or microseconds."""
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    if precision == "seconds" or not value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object ({} when empty). Malformed JSON is a code-3 error."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid(_json_error(raw, exc)) from None
+    if not isinstance(doc, dict):
+        raise invalid("Request body must be a JSON object.")
+    return doc
+
+
+def _json_error(raw: bytes, exc: orjson.JSONDecodeError) -> str:
+    # Go's decoder says "unexpected EOF" for truncated input; mirror that, it is what clients see.
+    if exc.pos >= len(raw.rstrip()):
+        return "unexpected EOF"
+    return f"invalid JSON: {exc.msg} at position {exc.pos}"
+
+
+def field(doc: dict[str, Any], snake: str) -> Any:
+    """A request field by its snake_case name or its lowerCamelCase name."""
+    if snake in doc:
+        return doc[snake]
+    head, *rest = snake.split("_")
+    camel = head + "".join(p[:1].upper() + p[1:] for p in rest)
+    return doc.get(camel)
+
+
+def query(request: web.Request, snake: str) -> str | None:
+    """A query parameter by its snake_case or lowerCamelCase name."""
+    q = request.query
+    if snake in q:
+        return q[snake]
+    head, *rest = snake.split("_")
+    camel = head + "".join(p[:1].upper() + p[1:] for p in rest)
+    return q.get(camel)
+
+
+def query_all(request: web.Request, snake: str) -> list[str]:
+    q = request.query
+    head, *rest = snake.split("_")
+    camel = head + "".join(p[:1].upper() + p[1:] for p in rest)
+    return q.getall(snake, []) + (q.getall(camel, []) if camel != snake else [])

@@ -1,0 +1,539 @@
+"""The one configuration object.
+
+Sources, later wins: built-in defaults < YAML files (``--config FILE``, repeatable, in order) <
+dotted command-line flags (``--socket.port 7350``) < ``KIZUNA_*`` environment variables
+(``KIZUNA_SOCKET_PORT=7350``; list values comma-separated).
+
+Key names and defaults follow Nakama's so an operator can bring a Nakama YAML file over. Every key
+is declared once, as a typed dataclass field; unknown keys, wrong types and out-of-range values are
+refused with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the operator (names the key and the reason)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Sections. Field metadata: "min"/"max" bounds, "choices", "doc", "ignored" (accepted for Nakama
+# YAML compatibility but meaningless here: a warning is logged when set).
+# --------------------------------------------------------------------------------------------
+
+
+def _f(default: Any, **meta: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda d=default: list(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class LoggerConfig:
+    level: str = _f("info", choices=("debug", "info", "warn", "error"))
+    format: str = _f("json", choices=("json", "stackdriver", "text"))
+    stdout: bool = _f(True)
+    file: str = _f("")
+
+
+@dataclass
+class SocketConfig:
+    server_key: str = _f("defaultkey", nonempty=True)
+    address: str = _f("")
+    port: int = _f(7350, min=1, max=65535)
+    protocol: str = _f("tcp", choices=("tcp", "tcp4", "tcp6"))
+    max_message_size_bytes: int = _f(4096, min=1)
+    max_request_size_bytes: int = _f(262144, min=1)
+    read_buffer_size_bytes: int = _f(4096, min=1)
+    write_buffer_size_bytes: int = _f(4096, min=1)
+    read_timeout_ms: int = _f(10000, min=1)
+    write_timeout_ms: int = _f(10000, min=1)
+    idle_timeout_ms: int = _f(60000, min=1)
+    write_wait_ms: int = _f(5000, min=1)
+    pong_wait_ms: int = _f(25000, min=1)
+    ping_period_ms: int = _f(15000, min=1)
+    ping_backoff_threshold: int = _f(20, min=1)
+    outgoing_queue_size: int = _f(64, min=1)
+    close_ack_wait_ms: int = _f(2000, min=0)
+    proxy_count: int = _f(1, min=0)
+    response_headers: list[str] = _f([])
+    ssl_certificate: str = _f("")
+    ssl_private_key: str = _f("")
+
+
+@dataclass
+class SessionConfig:
+    encryption_key: str = _f("defaultencryptionkey", nonempty=True)
+    token_expiry_sec: int = _f(60, min=1)
+    refresh_encryption_key: str = _f("defaultrefreshencryptionkey", nonempty=True)
+    refresh_token_expiry_sec: int = _f(3600, min=1)
+    single_socket: bool = _f(False)
+    single_match: bool = _f(False)
+    single_party: bool = _f(False)
+    single_session: bool = _f(False)
+
+
+@dataclass
+class RuntimeConfig:
+    path: str = _f("")
+    http_key: str = _f("defaulthttpkey", nonempty=True)
+    env: list[str] = _f([])
+    call_timeout_ms: int = _f(10000, min=1)
+    event_queue_size: int = _f(65536, min=1)
+    event_queue_workers: int = _f(8, min=1)
+    # Nakama's Lua/JS VM pool sizes: accepted so Nakama YAML loads, meaningless for Python modules.
+    lua_min_count: int = _f(16, ignored=True)
+    lua_max_count: int = _f(48, ignored=True)
+    js_min_count: int = _f(16, ignored=True)
+    js_max_count: int = _f(32, ignored=True)
+    js_entrypoint: str = _f("", ignored=True)
+    lua_call_stack_size: int = _f(128, ignored=True)
+    lua_registry_size: int = _f(512, ignored=True)
+    lua_read_only_globals: bool = _f(True, ignored=True)
+    lua_api_stats: bool = _f(False, ignored=True)
+
+
+@dataclass
+class DatabaseConfig:
+    # Empty: Kizuna starts its own embedded PostgreSQL under <data_dir>/postgres.
+    address: list[str] = _f([])
+    conn_max_lifetime_ms: int = _f(3600000, min=0)
+    max_open_conns: int = _f(100, min=1)
+    max_idle_conns: int = _f(100, min=0)
+    dns_scan_interval_sec: int = _f(60, min=0)
+    # Kizuna: per-statement lock wait for migrations before a retry (Nakama has none).
+    lock_timeout_ms: int = _f(2000, min=1)
+
+
+@dataclass
+class ConsoleConfig:
+    address: str = _f("")
+    port: int = _f(7351, min=1, max=65535)
+    username: str = _f("admin", nonempty=True)
+    password: str = _f("password", nonempty=True)
+    signing_key: str = _f("defaultsigningkey", nonempty=True)
+    token_expiry_sec: int = _f(86400, min=1)
+    max_message_size_bytes: int = _f(4194304, min=1)
+
+
+@dataclass
+class MetricsConfig:
+    prometheus_port: int = _f(0, min=0, max=65535)
+    namespace: str = _f("")
+    reporting_freq_sec: int = _f(60, min=1)
+
+
+@dataclass
+class MatchConfig:
+    input_queue_size: int = _f(128, min=1)
+    call_queue_size: int = _f(128, min=1)
+    signal_queue_size: int = _f(10, min=1)
+    join_attempt_queue_size: int = _f(128, min=1)
+    deferred_queue_size: int = _f(128, min=1)
+    join_marker_deadline_ms: int = _f(15000, min=1)
+    max_empty_sec: int = _f(0, min=0)
+    label_update_interval_ms: int = _f(1000, min=1)
+
+
+@dataclass
+class MatchmakerConfig:
+    max_tickets: int = _f(3, min=1)
+    interval_sec: int = _f(15, min=1)
+    max_intervals: int = _f(2, min=1)
+    rev_precision: bool = _f(False)
+    rev_threshold: int = _f(1, min=1)
+
+
+@dataclass
+class LeaderboardConfig:
+    callback_queue_size: int = _f(65536, min=1)
+    callback_queue_workers: int = _f(8, min=1)
+    rank_cache_workers: int = _f(1, min=1)
+    blacklist_rank_cache: list[str] = _f([])
+
+
+@dataclass
+class TrackerConfig:
+    event_queue_size: int = _f(1024, min=1)
+
+
+@dataclass
+class PartyConfig:
+    label_update_interval_ms: int = _f(1000, min=1)
+    idle_check_interval_ms: int = _f(30000, min=1)
+
+
+@dataclass
+class Config:
+    name: str = _f("kizuna")
+    data_dir: str = _f("")
+    shutdown_grace_sec: int = _f(0, min=0)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    socket: SocketConfig = field(default_factory=SocketConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    match: MatchConfig = field(default_factory=MatchConfig)
+    matchmaker: MatchmakerConfig = field(default_factory=MatchmakerConfig)
+    leaderboard: LeaderboardConfig = field(default_factory=LeaderboardConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    party: PartyConfig = field(default_factory=PartyConfig)
+
+    # Filled by load(): warnings for the operator (insecure defaults, ignored keys).
+    warnings: list[str] = field(default_factory=list, metadata={"internal": True})
+
+    # -- derived values ------------------------------------------------------------------------
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def modules_path(self) -> Path:
+        return Path(self.runtime.path)
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database.address
+
+    def get(self, dotted: str) -> Any:
+        obj: Any = self
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def to_dict(self, redact: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, spec in KEYS.items():
+            value = self.get(key)
+            if redact and spec.secret and value:
+                value = "********"
+            out[key] = value
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Key table, derived from the dataclasses.
+# --------------------------------------------------------------------------------------------
+
+_SECRETS = frozenset({
+    "session.encryption_key", "session.refresh_encryption_key", "runtime.http_key",
+    "console.password", "console.signing_key", "database.address",
+})
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    key: str
+    type: Any  # str, int, bool, float or list
+    default: Any
+    meta: Mapping[str, Any]
+
+    @property
+    def secret(self) -> bool:
+        return self.key in _SECRETS
+
+    @property
+    def env_name(self) -> str:
+        return "KIZUNA_" + self.key.upper().replace(".", "_")
+
+
+def _collect(cls: type, prefix: str = "") -> dict[str, KeySpec]:
+    keys: dict[str, KeySpec] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        typ = hints[f.name]
+        name = prefix + f.name
+        if dataclasses.is_dataclass(typ):
+            keys.update(_collect(typ, name + "."))
+            continue
+        origin = typing.get_origin(typ)
+        base = list if origin is list else typ
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        keys[name] = KeySpec(name, base, default, f.metadata)
+    return keys
+
+
+KEYS: dict[str, KeySpec] = _collect(Config)
+_SECTIONS = {k.split(".", 1)[0] for k in KEYS if "." in k}
+_ENV_TO_KEY = {spec.env_name: key for key, spec in KEYS.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Value coercion
+# --------------------------------------------------------------------------------------------
+
+_TRUE = {"1", "t", "true", "yes", "y", "on"}
+_FALSE = {"0", "f", "false", "no", "n", "off"}
+
+
+def parse_bool(text: str) -> bool | None:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    return None
+
+
+def _coerce(spec: KeySpec, value: Any, source: str) -> Any:
+    """Turn a value from YAML (typed) or from text (flags, env) into the key's type."""
+    where = f"{spec.key} ({source})"
+    t = spec.type
+    if t is list:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+            return [str(v) for v in value]
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and parse_bool(value) is not None:
+            return parse_bool(value)
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if t is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip(), 10)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if t is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if t is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    raise ConfigError(f"{where}: unsupported type")  # pragma: no cover
+
+
+def _unknown(key: str, source: str) -> ConfigError:
+    hint = ""
+    close = [k for k in KEYS if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]]
+    if close:
+        hint = f" (did you mean {', '.join(close[:3])}?)"
+    return ConfigError(f"{key} ({source}): unknown configuration key{hint}")
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------------
+
+
+def _flatten_yaml(doc: Any, path: str, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping at {prefix.rstrip('.') or 'top level'}")
+    for k, v in doc.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key in _SECTIONS:
+            yield from _flatten_yaml(v, path, key + ".")
+        else:
+            yield key, v
+
+
+def _read_yaml(path: str) -> list[tuple[str, Any]]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read file: {exc.strerror or exc}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path}: invalid YAML: {exc}") from None
+    if doc is None:
+        return []
+    return list(_flatten_yaml(doc, path))
+
+
+def split_flags(args: list[str]) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """Split raw args into --config files and (key, value) flag pairs.
+
+    Accepts ``--key value``, ``--key=value``, single-dash forms, and bare boolean flags.
+    """
+    files: list[str] = []
+    pairs: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg in ("-", "--"):
+            raise ConfigError(f"unexpected argument {arg!r} (flags look like --socket.port 7350)")
+        name = arg.lstrip("-")
+        value: str | None
+        if "=" in name:
+            name, value = name.split("=", 1)
+            i += 1
+        else:
+            spec = KEYS.get(name)
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if spec is not None and spec.type is bool:
+                if nxt is not None and parse_bool(nxt) is not None:
+                    value, i = nxt, i + 2
+                else:
+                    value, i = "true", i + 1
+            elif nxt is None or (nxt.startswith("--") and name != "config"):
+                value, i = None, i + 1
+            else:
+                value, i = nxt, i + 2
+        if name == "config":
+            if value is None:
+                raise ConfigError("--config: expected a file path")
+            files.append(value)
+        else:
+            pairs.append((name, value))
+    return files, pairs
+
+
+def load(
+    args: list[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Build the Config from defaults, YAML files, flags and environment; validate it."""
+    args = list(args or [])
+    env = os.environ if env is None else env
+    files, pairs = split_flags(args)
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+
+    def put(key: str, raw: Any, source: str, append: bool = False) -> None:
+        spec = KEYS.get(key)
+        if spec is None:
+            raise _unknown(key, source)
+        value = _coerce(spec, raw, source)
+        if append and spec.type is list and key in appended:
+            values[key] = values[key] + value
+        else:
+            values[key] = value
+        if spec.meta.get("ignored"):
+            warnings.append(f"{key} is ignored: Kizuna runs Python server modules")
+
+    appended: set[str] = set()
+    for path in files:
+        for key, raw in _read_yaml(path):
+            put(key, raw, f"--config {path}")
+    for key, raw in pairs:
+        if raw is None:
+            raise ConfigError(f"--{key}: expected a value")
+        put(key, raw, f"--{key}", append=True)
+        appended.add(key)
+    for name, raw in env.items():
+        if not name.startswith("KIZUNA_"):
+            continue
+        key = _ENV_TO_KEY.get(name)
+        if key is None:
+            warnings.append(f"environment variable {name} does not name a configuration key; ignored")
+            continue
+        spec = KEYS[key]
+        put(key, [p for p in raw.split(",") if p] if spec.type is list else raw, name)
+
+    cfg = Config()
+    for key, value in values.items():
+        section, _, attr = key.rpartition(".")
+        target = cfg.get(section) if section else cfg
+        setattr(target, attr, value)
+    cfg.warnings = warnings
+    _finish(cfg, cwd or Path.cwd())
+    return cfg
+
+
+def _finish(cfg: Config, cwd: Path) -> None:
+    """Derive defaults that depend on other keys, then validate."""
+    if not cfg.data_dir:
+        cfg.data_dir = str(cwd / "data")
+    cfg.data_dir = str(Path(cfg.data_dir).expanduser().resolve())
+    if not cfg.runtime.path:
+        cfg.runtime.path = str(Path(cfg.data_dir) / "modules")
+    validate(cfg)
+
+
+def validate(cfg: Config) -> None:
+    for key, spec in KEYS.items():
+        value = cfg.get(key)
+        lo, hi = spec.meta.get("min"), spec.meta.get("max")
+        if lo is not None and value < lo:
+            raise ConfigError(f"{key}: must be at least {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise ConfigError(f"{key}: must be at most {hi}, got {value}")
+        choices = spec.meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
+        if spec.meta.get("nonempty") and not value:
+            raise ConfigError(f"{key}: must not be empty")
+    if not 1 <= len(cfg.name) <= 16:
+        raise ConfigError(f"name: must be 1 to 16 characters, got {cfg.name!r}")
+    if not all(c.isalnum() or c in "-_" for c in cfg.name):
+        raise ConfigError(f"name: may only hold letters, digits, '-' and '_', got {cfg.name!r}")
+    if cfg.session.encryption_key == cfg.session.refresh_encryption_key:
+        raise ConfigError(
+            "session.refresh_encryption_key: must differ from session.encryption_key"
+        )
+    if cfg.socket.ping_period_ms >= cfg.socket.pong_wait_ms:
+        raise ConfigError(
+            f"socket.ping_period_ms: must be less than socket.pong_wait_ms "
+            f"({cfg.socket.ping_period_ms} >= {cfg.socket.pong_wait_ms})"
+        )
+    if (cfg.session.single_match or cfg.session.single_party) and not cfg.session.single_socket:
+        raise ConfigError("session.single_match and session.single_party require session.single_socket")
+    for item in cfg.runtime.env:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"runtime.env: expected KEY=VALUE, got {item!r}")
+    for item in cfg.socket.response_headers:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError(f"socket.response_headers: expected Name=value, got {item!r}")
+    if bool(cfg.socket.ssl_certificate) != bool(cfg.socket.ssl_private_key):
+        raise ConfigError("socket.ssl_certificate and socket.ssl_private_key must be set together")
+    from kizuna.db.address import AddressError, parse_address  # local: avoid an import cycle
+
+    for addr in cfg.database.address:
+        try:
+            parse_address(addr)
+        except AddressError as exc:
+            raise ConfigError(f"database.address: {exc}") from None
+    for key, default in _INSECURE_DEFAULTS.items():
+        if cfg.get(key) == default:
+            cfg.warnings.append(
+                f"insecure default parameter value, change this for production: {key}"
+            )
+
+
+_INSECURE_DEFAULTS = {
+    "socket.server_key": "defaultkey",
+    "session.encryption_key": "defaultencryptionkey",
+    "session.refresh_encryption_key": "defaultrefreshencryptionkey",
+    "runtime.http_key": "defaulthttpkey",
+    "console.username": "admin",
+    "console.password": "password",
+    "console.signing_key": "defaultsigningkey",
+}
+
+
+def runtime_env(cfg: Config) -> dict[str, str]:
+    """`runtime.env` as a mapping (later entries win)."""
+    return dict(item.split("=", 1) for item in cfg.runtime.env)

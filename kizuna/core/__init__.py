@@ -1,0 +1,1 @@
+"""The domain: rules and SQL. Nothing here knows about HTTP or sockets."""

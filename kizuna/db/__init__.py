@@ -1,0 +1,1 @@
+"""Database access: address parsing, the embedded PostgreSQL, connections and the pool."""

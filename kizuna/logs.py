@@ -1,0 +1,66 @@
+"""Structured logging: JSON lines by default (Nakama's keys), or stackdriver, or plain text."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timezone
+
+import orjson
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "error": logging.ERROR}
+_STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def _fields(record: logging.LogRecord) -> dict:
+    return {k: v for k, v in record.__dict__.items() if k not in _STD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, stackdriver: bool = False) -> None:
+        super().__init__()
+        self.stackdriver = stackdriver
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        level = record.levelname.lower().replace("warning", "warn")
+        if self.stackdriver:
+            doc = {"severity": record.levelname.replace("WARNING", "WARN"), "time": ts,
+                   "message": record.getMessage()}
+        else:
+            doc = {"level": level, "ts": ts, "caller": f"{record.module}:{record.lineno}",
+                   "msg": record.getMessage()}
+        doc.update(_fields(record))
+        if record.exc_info:
+            doc["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, timezone.utc).strftime("%H:%M:%S")
+        extra = " ".join(f"{k}={v}" for k, v in _fields(record).items())
+        line = f"{ts} {record.levelname:<7} {record.getMessage()}" + (f"  {extra}" if extra else "")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def setup(level: str = "info", fmt: str = "json", stdout: bool = True, file: str = "") -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    formatter: logging.Formatter = (
+        TextFormatter() if fmt == "text" else JsonFormatter(stackdriver=fmt == "stackdriver"))
+    if stdout:
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(formatter)
+        root.addHandler(h)
+    if file:
+        fh = logging.FileHandler(file)
+        fh.setFormatter(formatter)
+        root.addHandler(fh)
+    root.setLevel(_LEVELS.get(level, logging.INFO))
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)

@@ -1,0 +1,153 @@
+"""Starting and stopping a node: database, schema guard, HTTP listener, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+from kizuna.api.app import Services, build_app
+from kizuna.config import Config
+from kizuna.db import embedded
+from kizuna.db.address import DatabaseAddress
+from kizuna.db.connect import (DatabaseMissing, DatabaseUnavailable, create_pool,
+                               ensure_database, resolve_address)
+from kizuna.migrate import guard, loader
+from kizuna.migrate.errors import MigrateError
+from kizuna.migrate.executor import Engine, Options, open_connection
+from kizuna.migrate.report import LogReporter
+from kizuna.version import __version__, full_version
+
+log = logging.getLogger("kizuna")
+
+
+class StartupError(Exception):
+    """A reason the node cannot start, worded for the operator."""
+
+
+def migrate_command(cfg: Config, config_files: list[str]) -> str:
+    """The `kizuna migrate {}` command line that targets the same database as this node."""
+    parts = ["kizuna migrate {}"]
+    parts += [f"--config {f}" for f in config_files]
+    if cfg.database.address:
+        from kizuna.db.address import parse_address
+        parts.append(f"--database.address {parse_address(cfg.database.address[0]).display()}")
+    else:
+        parts.append(f"--data_dir {cfg.data_dir}")
+    return " ".join(parts)
+
+
+async def migrate_up(addr: DatabaseAddress, cfg: Config) -> list[str]:
+    await ensure_database(addr)
+    conn = await open_connection(addr, version=__version__)
+    try:
+        engine = Engine(conn, loader.load(), Options(version=__version__,
+                                                     lock_timeout_ms=cfg.database.lock_timeout_ms),
+                        LogReporter(log))
+        return await engine.up()
+    finally:
+        await conn.close()
+
+
+async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] | None = None,
+                ready: asyncio.Event | None = None) -> int:
+    started = time.monotonic()
+    for w in cfg.warnings:
+        log.warning(w)
+    log.info("Node", extra={"name": cfg.name, "version": full_version(),
+                            "runtime": f"python {sys.version.split()[0]}", "cpu": os.cpu_count()})
+    try:
+        addr = resolve_address(cfg)
+        if cfg.embedded_database:
+            log.info("Using the embedded PostgreSQL", extra={"data_dir": cfg.data_dir})
+        if migrate or cfg.embedded_database:
+            applied = await migrate_up(addr, cfg)
+            if applied:
+                log.info("Applied database migrations", extra={"count": len(applied), "ids": applied})
+        pool = await create_pool(addr, cfg)
+    except DatabaseMissing:
+        raise StartupError(
+            f"database {addr.database!r} not found at {addr.display()}: run "
+            f"`{migrate_command(cfg, config_files or []).format('up')}` first") from None
+    except DatabaseUnavailable as exc:
+        raise StartupError(str(exc)) from None
+    except MigrateError as exc:
+        raise StartupError(f"migration failed: {exc}") from None
+
+    try:
+        async with pool.acquire() as conn:
+            result = await guard.check(conn, loader.load(), migrate_command(cfg, config_files or []))
+        if not result.ok:
+            raise StartupError(result.message)
+        services = Services(config=cfg, pool=pool)
+        app = build_app(services)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=max(cfg.shutdown_grace_sec, 1))
+        await runner.setup()
+        site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port,
+                           reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StartupError(
+                f"cannot listen on {cfg.socket.address or '*'}:{cfg.socket.port}: "
+                f"{exc.strerror or exc}") from None
+        log.info("Startup done", extra={
+            "port": cfg.socket.port, "schema": result.schema_version,
+            "version": __version__, "node": cfg.name,
+            "startup_ms": int((time.monotonic() - started) * 1000)})
+        if ready is not None:
+            ready.set()
+        await _wait_for_signal()
+        log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec})
+        await runner.cleanup()
+    finally:
+        await pool.close()
+    log.info("Shutdown complete")
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    hits = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal hits
+        hits += 1
+        if hits > 1:
+            log.warning("Second signal: exiting now")
+            os._exit(1)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover
+            pass
+    await stop.wait()
+
+
+def run(cfg: Config, *, migrate: bool, config_files: list[str]) -> int:
+    try:
+        return _run_loop(serve(cfg, migrate=migrate, config_files=config_files))
+    except StartupError as exc:
+        log.error(f"Startup failed: {exc}")
+        print(f"kizuna: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        embedded.stop()
+
+
+def _run_loop(coro):
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)
+    return uvloop.run(coro)
