@@ -393,7 +393,9 @@ def split_flags(args: list[str]) -> tuple[list[str], list[tuple[str, str | None]
             spec = KEYS.get(name)
             nxt = args[i + 1] if i + 1 < len(args) else None
             if spec is not None and spec.type is bool:
-                if nxt is not None and parse_bool(nxt) is not None:
+                # `--flag` alone means true; `--flag VALUE` takes the value (refused later,
+                # naming the key, unless it reads as a boolean).
+                if nxt is not None and not nxt.startswith("-"):
                     value, i = nxt, i + 2
                 else:
                     value, i = "true", i + 1
@@ -467,7 +469,7 @@ def _finish(cfg: Config, cwd: Path) -> None:
     """Derive defaults that depend on other keys, then validate."""
     if not cfg.data_dir:
         cfg.data_dir = str(cwd / "data")
-    cfg.data_dir = str(Path(cfg.data_dir).expanduser().resolve())
+    cfg.data_dir = str((cwd / Path(cfg.data_dir).expanduser()).resolve())
     if not cfg.runtime.path:
         cfg.runtime.path = str(Path(cfg.data_dir) / "modules")
     validate(cfg)
@@ -516,11 +518,10 @@ def validate(cfg: Config) -> None:
             parse_address(addr)
         except AddressError as exc:
             raise ConfigError(f"database.address: {exc}") from None
-    for key, default in _INSECURE_DEFAULTS.items():
-        if cfg.get(key) == default:
-            cfg.warnings.append(
-                f"insecure default parameter value, change this for production: {key}"
-            )
+    insecure = [key for key, default in _INSECURE_DEFAULTS.items() if cfg.get(key) == default]
+    if insecure:
+        cfg.warnings.append(
+            "insecure default parameter values, change these for production: " + ", ".join(insecure))
 
 
 _INSECURE_DEFAULTS = {

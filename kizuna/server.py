@@ -13,6 +13,7 @@ from aiohttp import web
 
 from kizuna.api.app import Services, build_app
 from kizuna.config import Config
+from kizuna.core.sessions import SessionStore
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress
 from kizuna.db.connect import (DatabaseMissing, DatabaseUnavailable, create_pool,
@@ -59,7 +60,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     started = time.monotonic()
     for w in cfg.warnings:
         log.warning(w)
-    log.info("Node", extra={"name": cfg.name, "version": full_version(),
+    log.info("Node", extra={"node": cfg.name, "version": full_version(),
                             "runtime": f"python {sys.version.split()[0]}", "cpu": os.cpu_count()})
     try:
         addr = resolve_address(cfg)
@@ -79,22 +80,22 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     except MigrateError as exc:
         raise StartupError(f"migration failed: {exc}") from None
 
+    sessions = SessionStore(pool, cfg)
+    runner: web.AppRunner | None = None
     try:
         async with pool.acquire() as conn:
             result = await guard.check(conn, loader.load(), migrate_command(cfg, config_files or []))
         if not result.ok:
             raise StartupError(result.message)
-        services = Services(config=cfg, pool=pool)
-        app = build_app(services)
+        await sessions.start()
+        app = build_app(Services(config=cfg, pool=pool, sessions=sessions))
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=max(cfg.shutdown_grace_sec, 1))
         await runner.setup()
-        site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port,
-                           reuse_address=True)
+        site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port)
         try:
             await site.start()
         except OSError as exc:
-            await runner.cleanup()
             raise StartupError(
                 f"cannot listen on {cfg.socket.address or '*'}:{cfg.socket.port}: "
                 f"{exc.strerror or exc}") from None
@@ -106,8 +107,10 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             ready.set()
         await _wait_for_signal()
         log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec})
-        await runner.cleanup()
     finally:
+        if runner is not None:
+            await runner.cleanup()
+        await sessions.stop()
         await pool.close()
     log.info("Shutdown complete")
     return 0

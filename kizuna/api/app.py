@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
-
 from aiohttp import web
 
-from kizuna.api import health
+from kizuna.api import account, health
+from kizuna.api.app_keys import SERVICES, Services
 from kizuna.api.codec import json_response
 from kizuna.api.errors import error_response
 from kizuna.config import Config
@@ -23,15 +21,6 @@ CORS_HEADERS = {
 }
 
 
-@dataclass
-class Services:
-    """What handlers need, built once at start-up and stored on the app."""
-    config: Config
-    pool: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-SERVICES = web.AppKey("services", Services)
 
 
 @web.middleware
@@ -57,6 +46,7 @@ async def transport_middleware(request: web.Request, handler):
         resp = error_response(KizunaError(Code.INTERNAL, "Internal Server Error"))
     if "Origin" in request.headers:
         resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["Vary"] = "Accept-Encoding"
     if isinstance(resp, web.Response) and resp.body is not None and _wants_compression(request):
         resp.enable_compression()
     return resp
@@ -82,6 +72,7 @@ def build_app(services: Services) -> web.Application:
         name, value = item.split("=", 1)
         app.on_response_prepare.append(_static_header(name.strip(), value.strip()))
     health.register(app)
+    account.register(app)
     return app
 
 

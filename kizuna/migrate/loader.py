@@ -100,7 +100,7 @@ def split_statements(text: str, first_line: int = 1) -> list[Statement]:
     def flush() -> None:
         sql = "".join(buf).strip()
         if sql and _strip_comments(sql).strip():
-            out.append(Statement(sql, start_line + _leading_newlines("".join(buf))))
+            out.append(Statement(sql, start_line + _lines_before_code("".join(buf))))
         buf.clear()
 
     while i < n:
@@ -133,7 +133,9 @@ def split_statements(text: str, first_line: int = 1) -> list[Statement]:
             continue
         if c in ("'", '"'):
             j = i + 1
-            escapes = c == "'" and i > 0 and text[i - 1] in "eE"
+            # E'...' takes backslash escapes; the E must be a token of its own (not `time'...'`)
+            escapes = (c == "'" and i > 0 and text[i - 1] in "eE"
+                       and not (i > 1 and _is_ident_char(text[i - 2])))
             while j < n:
                 if escapes and text[j] == "\\":
                     j += 2
@@ -149,7 +151,7 @@ def split_statements(text: str, first_line: int = 1) -> list[Statement]:
             line += chunk.count("\n")
             i = j + 1
             continue
-        if c == "$":
+        if c == "$" and not (i > 0 and _is_ident_char(text[i - 1])):  # `a$b$` is an identifier
             m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])
             if m:
                 tag = m.group(0)
@@ -172,8 +174,36 @@ def split_statements(text: str, first_line: int = 1) -> list[Statement]:
     return out
 
 
-def _leading_newlines(s: str) -> int:
-    return len(s) - len(s.lstrip("\n")) if s.strip() else 0
+def _is_ident_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
+
+
+def _lines_before_code(s: str) -> int:
+    """Newlines before the first SQL token (skipping blank lines and leading comments), so a
+    statement's line points at its SQL rather than at the comment above it."""
+    i, n, lines = 0, len(s), 0
+    while i < n:
+        if s[i] == "\n":
+            lines += 1
+            i += 1
+        elif s[i].isspace():
+            i += 1
+        elif s.startswith("--", i):
+            j = s.find("\n", i)
+            i = n if j < 0 else j
+        elif s.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if s.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif s.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    lines += s[i] == "\n"
+                    i += 1
+        else:
+            return lines
+    return 0
 
 
 def parse(path: str, text: str) -> Migration:

@@ -1,0 +1,402 @@
+"""Accounts: authentication by device, email and custom id; the account; links; users.
+
+Rules and messages follow Nakama's so that clients see the same errors. Passwords are bcrypt
+hashes computed in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import string
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+import bcrypt
+
+from kizuna.core.errors import Code, KizunaError, invalid
+
+SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+BCRYPT_ROUNDS = 10
+
+_INVALID_CHARS = re.compile(r"[\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_EMAIL = re.compile(r"^.+@.+\..+$", re.S)
+_LETTERS = string.ascii_letters
+
+
+def generate_username() -> str:
+    return "".join(random.choices(_LETTERS, k=10))
+
+
+def _has_invalid_chars(value: str) -> bool:
+    return bool(_INVALID_CHARS.search(value)) or any(not c.isprintable() for c in value)
+
+
+def validate_username(username: str) -> None:
+    if _has_invalid_chars(username):
+        raise invalid("Username invalid, no spaces or control characters allowed.")
+    if len(username.encode()) > 128:
+        raise invalid("Username invalid, must be 1-128 bytes.")
+
+
+def validate_device_id(device_id: str | None) -> str:
+    if not device_id:
+        raise invalid("Device ID is required.")
+    if _has_invalid_chars(device_id):
+        raise invalid("Device ID invalid, no spaces or control characters allowed.")
+    if not 10 <= len(device_id.encode()) <= 128:
+        raise invalid("Device ID invalid, must be 10-128 bytes.")
+    return device_id
+
+
+def validate_custom_id(custom_id: str | None) -> str:
+    if not custom_id:
+        raise invalid("Custom ID is required.")
+    if _has_invalid_chars(custom_id):
+        raise invalid("Custom ID invalid, no spaces or control characters allowed.")
+    if not 6 <= len(custom_id.encode()) <= 128:
+        raise invalid("Custom ID invalid, must be 6-128 bytes.")
+    return custom_id
+
+
+def validate_email(email: str | None, password: str | None) -> tuple[str, str]:
+    if not email:
+        raise invalid("Email address is required.")
+    if not password:
+        raise invalid("Password is required.")
+    if _has_invalid_chars(email):
+        raise invalid("Invalid email address, no spaces or control characters allowed.")
+    if not _EMAIL.match(email):
+        raise invalid("Invalid email address format.")
+    if not 10 <= len(email.encode()) <= 255:
+        raise invalid("Invalid email address, must be 10-255 bytes.")
+    if len(password) < 8:
+        raise invalid("Password must be at least 8 characters long.")
+    return email.lower(), password
+
+
+async def hash_password(password: str) -> bytes:
+    return await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS))
+
+
+async def check_password(password: str, hashed: bytes | None) -> bool:
+    if not hashed:
+        return False
+    try:
+        return await asyncio.to_thread(bcrypt.checkpw, password.encode(), bytes(hashed))
+    except ValueError:
+        return False
+
+
+def _banned(disable_time: datetime | None) -> bool:
+    return disable_time is not None and disable_time > EPOCH
+
+
+BANNED = KizunaError(Code.PERMISSION_DENIED, "User account banned.")
+NOT_FOUND = KizunaError(Code.NOT_FOUND, "User account not found.")
+USERNAME_TAKEN = KizunaError(Code.ALREADY_EXISTS, "Username is already in use.")
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    user_id: str
+    username: str
+    created: bool
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+async def _create_user(conn: asyncpg.Connection, username: str | None, generated: bool,
+                       columns: dict[str, Any], device_id: str | None = None) -> str | None:
+    """Insert a user (and device). Returns the user id, or None if the identifier was taken by a
+    concurrent request (the caller looks it up again)."""
+    names = ["id", "username", *columns]
+    user_id = str(uuid.uuid4())
+    for _attempt in range(5):
+        name = username if username else generate_username()
+        values = [user_id, name, *columns.values()]
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(values)))
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    f"INSERT INTO users ({', '.join(names)}) VALUES ({placeholders})", *values)
+                if device_id is not None:
+                    await conn.execute("INSERT INTO user_device (id, user_id) VALUES ($1, $2)",
+                                       device_id, user_id)
+            return user_id if not generated else user_id
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "users_username_key":
+                if not generated:
+                    raise USERNAME_TAKEN from None
+                username = None
+                continue
+            return None  # the device/email/custom id was registered concurrently
+    raise KizunaError(Code.INTERNAL, "Could not generate a unique username.")
+
+
+async def authenticate_device(pool: asyncpg.Pool, device_id: str, username: str | None,
+                              create: bool) -> AuthResult:
+    validate_device_id(device_id)
+    if username:
+        validate_username(username)
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            row = await conn.fetchrow(
+                "SELECT u.id::text AS id, u.username, u.disable_time FROM user_device d "
+                "JOIN users u ON u.id = d.user_id WHERE d.id = $1", device_id)
+            if row is not None:
+                if _banned(row["disable_time"]):
+                    raise BANNED
+                return AuthResult(row["id"], row["username"], False)
+            if not create:
+                raise NOT_FOUND
+            uid = await _create_user(conn, username, not username, {}, device_id=device_id)
+            if uid is not None:
+                name = await conn.fetchval("SELECT username FROM users WHERE id = $1", uid)
+                return AuthResult(uid, name, True)
+    raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
+
+
+async def authenticate_custom(pool: asyncpg.Pool, custom_id: str, username: str | None,
+                              create: bool) -> AuthResult:
+    validate_custom_id(custom_id)
+    if username:
+        validate_username(username)
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            row = await conn.fetchrow(
+                "SELECT id::text AS id, username, disable_time FROM users WHERE custom_id = $1",
+                custom_id)
+            if row is not None:
+                if _banned(row["disable_time"]):
+                    raise BANNED
+                return AuthResult(row["id"], row["username"], False)
+            if not create:
+                raise NOT_FOUND
+            uid = await _create_user(conn, username, not username, {"custom_id": custom_id})
+            if uid is not None:
+                name = await conn.fetchval("SELECT username FROM users WHERE id = $1", uid)
+                return AuthResult(uid, name, True)
+    raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
+
+
+async def authenticate_email(pool: asyncpg.Pool, email: str, password: str,
+                             username: str | None, create: bool) -> AuthResult:
+    email, password = validate_email(email, password)
+    if username:
+        validate_username(username)
+    for _ in range(3):
+        row = await pool.fetchrow(
+            "SELECT id::text AS id, username, password, disable_time FROM users WHERE email = $1",
+            email)
+        if row is not None:
+            if not await check_password(password, row["password"]):
+                raise KizunaError(Code.UNAUTHENTICATED, "Invalid credentials.")
+            if _banned(row["disable_time"]):
+                raise BANNED
+            return AuthResult(row["id"], row["username"], False)
+        if not create:
+            raise NOT_FOUND
+        hashed = await hash_password(password)
+        async with pool.acquire() as conn:
+            uid = await _create_user(conn, username, not username,
+                                     {"email": email, "password": hashed})
+            if uid is not None:
+                name = await conn.fetchval("SELECT username FROM users WHERE id = $1", uid)
+                return AuthResult(uid, name, True)
+    raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
+
+
+async def check_user_for_refresh(pool: asyncpg.Pool, user_id: str) -> str:
+    """The current username of a user refreshing a session; 404 if gone, 403 if banned."""
+    row = await pool.fetchrow("SELECT username, disable_time FROM users WHERE id = $1", user_id)
+    if row is None:
+        raise NOT_FOUND
+    if _banned(row["disable_time"]):
+        raise BANNED
+    return row["username"]
+
+
+# -- the account -------------------------------------------------------------------------------
+
+USER_COLUMNS = (
+    "u.id::text AS id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, "
+    "u.timezone, u.metadata::text AS metadata, u.facebook_id, u.google_id, u.gamecenter_id, "
+    "u.steam_id, u.facebook_instant_game_id, u.apple_id, u.edge_count, u.create_time, "
+    "u.update_time")
+
+
+async def get_account(pool: asyncpg.Pool, user_id: str) -> dict[str, Any]:
+    row = await pool.fetchrow(
+        f"SELECT {USER_COLUMNS}, u.wallet::text AS wallet, u.email, u.custom_id, u.verify_time, "
+        f"u.disable_time, coalesce((SELECT array_agg(d.id ORDER BY d.id) FROM user_device d "
+        f"WHERE d.user_id = u.id), '{{}}') AS devices FROM users u WHERE u.id = $1", user_id)
+    if row is None:
+        raise NOT_FOUND
+    return dict(row)
+
+
+_UPDATE_LIMITS = {"display_name": 255, "avatar_url": 512, "lang_tag": 18, "location": 255,
+                  "timezone": 255}
+
+
+async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str | None]) -> None:
+    """Update the given profile fields (None = not given). An empty string clears a field."""
+    sets: list[str] = []
+    args: list[Any] = [user_id]
+    username = fields.get("username")
+    if username is not None:
+        if username == "":
+            raise invalid("Username invalid, must be 1-128 bytes.")
+        validate_username(username)
+        args.append(username)
+        sets.append(f"username = ${len(args)}")
+    for name, limit in _UPDATE_LIMITS.items():
+        value = fields.get(name)
+        if value is None:
+            continue
+        if len(value) > limit:
+            raise invalid(f"{name.replace('_', ' ').capitalize()} invalid, must be 0-{limit} characters.")
+        if name == "lang_tag" and value == "":
+            value = "en"
+        args.append(value if value != "" else None)
+        sets.append(f"{name} = ${len(args)}")
+    if not sets:
+        return
+    try:
+        status = await pool.execute(
+            f"UPDATE users SET {', '.join(sets)}, update_time = now() WHERE id = $1", *args)
+    except asyncpg.UniqueViolationError:
+        raise USERNAME_TAKEN from None
+    if status.endswith(" 0"):
+        raise NOT_FOUND
+
+
+async def delete_account(pool: asyncpg.Pool, user_id: str) -> bool:
+    """Delete a user and everything that cascades from it; leave a tombstone. False if absent."""
+    if user_id == SYSTEM_USER_ID:
+        raise KizunaError(Code.INVALID_ARGUMENT, "Cannot delete the system user.")
+    async with pool.acquire() as conn, conn.transaction():
+        deleted = await conn.fetchval("DELETE FROM users WHERE id = $1 RETURNING id", user_id)
+        if deleted is None:
+            return False
+        await conn.execute(
+            "INSERT INTO user_tombstone (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE "
+            "SET create_time = now()", user_id)
+    return True
+
+
+# -- links ---------------------------------------------------------------------------------------
+
+# At least one way to log in must remain after an unlink.
+_OTHER_LOGINS = {
+    "custom_id": "facebook_id IS NOT NULL OR google_id IS NOT NULL OR gamecenter_id IS NOT NULL "
+                 "OR steam_id IS NOT NULL OR email IS NOT NULL OR apple_id IS NOT NULL "
+                 "OR facebook_instant_game_id IS NOT NULL",
+    "email": "facebook_id IS NOT NULL OR google_id IS NOT NULL OR gamecenter_id IS NOT NULL "
+             "OR steam_id IS NOT NULL OR custom_id IS NOT NULL OR apple_id IS NOT NULL "
+             "OR facebook_instant_game_id IS NOT NULL",
+}
+LAST_LINK = KizunaError(Code.PERMISSION_DENIED,
+                        "Cannot unlink last account identifier. Check profile exists and is not last link.")
+
+
+async def link_device(pool: asyncpg.Pool, user_id: str, device_id: str | None) -> None:
+    device_id = validate_device_id(device_id)
+    async with pool.acquire() as conn, conn.transaction():
+        owner = await conn.fetchval(
+            "INSERT INTO user_device (id, user_id) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE "
+            "SET id = user_device.id RETURNING user_id::text", device_id, user_id)
+        if owner != user_id:
+            raise KizunaError(Code.ALREADY_EXISTS, "Device ID already in use.")
+        await conn.execute("UPDATE users SET update_time = now() WHERE id = $1", user_id)
+
+
+async def link_custom(pool: asyncpg.Pool, user_id: str, custom_id: str | None) -> None:
+    custom_id = validate_custom_id(custom_id)
+    try:
+        status = await pool.execute(
+            "UPDATE users SET custom_id = $2, update_time = now() WHERE id = $1 "
+            "AND NOT EXISTS (SELECT 1 FROM users WHERE custom_id = $2 AND id <> $1)",
+            user_id, custom_id)
+    except asyncpg.UniqueViolationError:
+        raise KizunaError(Code.ALREADY_EXISTS, "Custom ID is already in use.") from None
+    if status.endswith(" 0"):
+        raise KizunaError(Code.ALREADY_EXISTS, "Custom ID is already in use.")
+
+
+async def link_email(pool: asyncpg.Pool, user_id: str, email: str | None, password: str | None) -> None:
+    email, password = validate_email(email, password)
+    hashed = await hash_password(password)
+    try:
+        status = await pool.execute(
+            "UPDATE users SET email = $2, password = $3, update_time = now() WHERE id = $1 "
+            "AND NOT EXISTS (SELECT 1 FROM users WHERE email = $2 AND id <> $1)",
+            user_id, email, hashed)
+    except asyncpg.UniqueViolationError:
+        raise KizunaError(Code.ALREADY_EXISTS, "Email is already in use.") from None
+    if status.endswith(" 0"):
+        raise KizunaError(Code.ALREADY_EXISTS, "Email is already in use.")
+
+
+async def unlink_device(pool: asyncpg.Pool, user_id: str, device_id: str | None) -> None:
+    if not device_id:
+        raise invalid("A device ID must be supplied.")
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.execute(
+            "DELETE FROM user_device WHERE id = $2 AND user_id = $1 AND ("
+            "EXISTS (SELECT 1 FROM users WHERE id = $1 AND (custom_id IS NOT NULL OR "
+            + _OTHER_LOGINS["custom_id"] + ")) OR "
+            "EXISTS (SELECT 1 FROM user_device WHERE user_id = $1 AND id <> $2))",
+            user_id, device_id)
+        if status.endswith(" 0"):
+            raise LAST_LINK
+        await conn.execute("UPDATE users SET update_time = now() WHERE id = $1", user_id)
+
+
+async def unlink_custom(pool: asyncpg.Pool, user_id: str, custom_id: str | None) -> None:
+    if not custom_id:
+        raise invalid("An ID must be supplied.")
+    status = await pool.execute(
+        "UPDATE users SET custom_id = NULL, update_time = now() WHERE id = $1 AND custom_id = $2 "
+        f"AND (({_OTHER_LOGINS['custom_id']}) "
+        "OR EXISTS (SELECT 1 FROM user_device WHERE user_id = $1))", user_id, custom_id)
+    if status.endswith(" 0"):
+        raise LAST_LINK
+
+
+async def unlink_email(pool: asyncpg.Pool, user_id: str, email: str | None) -> None:
+    if not email:
+        raise invalid("Both email and password must be supplied.")
+    status = await pool.execute(
+        "UPDATE users SET email = NULL, password = NULL, update_time = now() WHERE id = $1 "
+        f"AND email = $2 AND (({_OTHER_LOGINS['email']}) "
+        "OR EXISTS (SELECT 1 FROM user_device WHERE user_id = $1))", user_id, email.lower())
+    if status.endswith(" 0"):
+        raise LAST_LINK
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+
+async def get_users(pool: asyncpg.Pool, ids: list[str], usernames: list[str],
+                    facebook_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    if not ids and not usernames and not facebook_ids:
+        return []
+    uuids: list[str] = []
+    for i in ids:
+        try:
+            uuids.append(str(uuid.UUID(i)))
+        except ValueError:
+            raise invalid("ID '" + i + "' is not a valid system ID.") from None
+    rows = await pool.fetch(
+        f"SELECT {USER_COLUMNS} FROM users u WHERE u.id <> '{SYSTEM_USER_ID}' AND "
+        "(u.id = ANY($1::uuid[]) OR u.username = ANY($2::text[]) OR u.facebook_id = ANY($3::text[]))",
+        uuids, [u for u in usernames if u], facebook_ids or [])
+    return [dict(r) for r in rows]
