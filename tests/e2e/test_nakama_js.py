@@ -1,0 +1,28 @@
+"""Run the nakama-js end-to-end suites (tests/e2e/js/*.test.mjs) against a real kizuna server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SUITES = sorted(p.name for p in (HERE / "js").glob("*.test.mjs"))
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_nakama_js(suite: str, server) -> None:
+    node = shutil.which("node")
+    assert node, "Node.js is required for the end-to-end tests"
+    assert (HERE / "node_modules" / "@heroiclabs" / "nakama-js").is_dir(), \
+        "run `npm ci` in tests/e2e first (scripts/test does)"
+    proc = subprocess.run(
+        [node, "--test", "--test-reporter=spec", str(HERE / "js" / suite)],
+        cwd=HERE, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KZ_E2E_PORT": str(server.port)})
+    if proc.returncode != 0:
+        pytest.fail(f"nakama-js suite {suite} failed:\n{proc.stdout}\n{proc.stderr}\n"
+                    f"--- server log ---\n{server.log()[-4000:]}")
