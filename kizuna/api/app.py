@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from aiohttp import web
+from aiohttp.web_response import ContentCoding
 
-from kizuna.api import account, health
+from kizuna.api import account, health, storage
 from kizuna.api.app_keys import SERVICES, Services
 from kizuna.api.codec import json_response
 from kizuna.api.errors import error_response
@@ -47,14 +48,21 @@ async def transport_middleware(request: web.Request, handler):
     if "Origin" in request.headers:
         resp.headers["Access-Control-Allow-Origin"] = "*"
     resp.headers["Vary"] = "Accept-Encoding"
-    if isinstance(resp, web.Response) and resp.body is not None and _wants_compression(request):
-        resp.enable_compression()
+    coding = _response_coding(request)
+    if isinstance(resp, web.Response) and resp.body is not None and coding is not None:
+        resp.enable_compression(coding)
     return resp
 
 
-def _wants_compression(request: web.Request) -> bool:
-    enc = request.headers.get("Accept-Encoding", "")
-    return "gzip" in enc or "deflate" in enc
+def _response_coding(request: web.Request) -> ContentCoding | None:
+    """As gorilla's CompressHandler: the first of gzip or deflate in the client's own order."""
+    for item in request.headers.get("Accept-Encoding", "").split(","):
+        name = item.strip()
+        if name == "gzip":
+            return ContentCoding.gzip
+        if name == "deflate":
+            return ContentCoding.deflate
+    return None
 
 
 def _code_for_status(status: int) -> Code:
@@ -73,6 +81,7 @@ def build_app(services: Services) -> web.Application:
         app.on_response_prepare.append(_static_header(name.strip(), value.strip()))
     health.register(app)
     account.register(app)
+    storage.register(app)
     return app
 
 

@@ -1,0 +1,279 @@
+"""The storage engine: JSON objects keyed by (collection, key, owner).
+
+Rules, as Nakama's:
+- a value is a JSON object; its version is the MD5 hex of the value exactly as sent;
+- a write with version "" overwrites, "*" only creates, anything else must match the stored
+  version (optimistic concurrency); a batch is one transaction: one rejection writes nothing;
+- permission_read 0 (no client read), 1 (owner), 2 (public); permission_write 0 (no client
+  write), 1 (owner); both default to 1;
+- clients read their own objects with read >= 1 and anyone's with read 2; lists of another
+  user's collection, and lists across owners, show public objects only.
+
+`caller=None` means an authoritative (server-side) call: permissions are not enforced.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from kizuna.core.errors import Code, KizunaError, invalid
+
+SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
+MAX_NAME = 128
+
+REJECTED_VERSION = "Storage write rejected - version check failed."
+REJECTED_PERMISSION = "Storage write rejected - permission denied."
+REJECTED_DELETE = "Storage delete rejected - not found, version check failed, or permission denied."
+INVALID_NAMES = "Invalid collection or key value supplied. They must be set."
+INVALID_USER = "Invalid user ID - make sure user ID is a valid UUID."
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    collection: str
+    key: str
+    value: str
+    user_id: str  # owner
+    version: str = ""
+    permission_read: int | None = None
+    permission_write: int | None = None
+
+
+@dataclass(frozen=True)
+class Ack:
+    collection: str
+    key: str
+    version: str
+    user_id: str
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class ObjectId:
+    collection: str
+    key: str
+    user_id: str = ""
+    version: str = ""
+
+
+def version_of(value: str) -> str:
+    return hashlib.md5(value.encode()).hexdigest()
+
+
+def _check_names(collection: str, key: str) -> None:
+    if not collection or not key:
+        raise invalid(INVALID_NAMES)
+    if len(collection) > MAX_NAME:
+        raise invalid(f"Invalid collection value supplied. It must be at most {MAX_NAME} characters.")
+    if len(key) > MAX_NAME:
+        raise invalid(f"Invalid key value supplied. It must be at most {MAX_NAME} characters.")
+
+
+def validate_write(op: WriteOp) -> None:
+    if not op.collection or not op.key or not op.value:
+        raise invalid(INVALID_NAMES)
+    _check_names(op.collection, op.key)
+    if op.permission_read is not None and op.permission_read not in (0, 1, 2):
+        raise invalid("Invalid Read permission supplied. It must be either 0, 1 or 2.")
+    if op.permission_write is not None and op.permission_write not in (0, 1):
+        raise invalid("Invalid Write permission supplied. It must be either 0 or 1.")
+    try:
+        doc = orjson.loads(op.value)
+    except orjson.JSONDecodeError:
+        raise invalid("Value must be a JSON object.") from None
+    if not isinstance(doc, dict):
+        raise invalid("Value must be a JSON object.")
+    if "\x00" in op.value or "\\u0000" in op.value:
+        raise invalid("Value must not contain NUL characters.")  # jsonb cannot store them
+
+
+def _uuid(value: str, *, allow_nil: bool) -> str:
+    try:
+        parsed = str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        raise invalid(INVALID_USER) from None
+    if not allow_nil and parsed == SYSTEM_USER_ID:
+        raise invalid(INVALID_USER)
+    return parsed
+
+
+# -- write ---------------------------------------------------------------------------------------
+
+_UPSERT = """
+INSERT INTO storage AS s (collection, key, user_id, value, version, read, write, create_time, update_time)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now(), now())
+ON CONFLICT (collection, key, user_id) DO UPDATE
+SET value = EXCLUDED.value, version = EXCLUDED.version, read = EXCLUDED.read,
+    write = EXCLUDED.write, update_time = now()
+WHERE $8 OR s.write > 0
+RETURNING create_time, update_time
+"""
+_CREATE = """
+INSERT INTO storage (collection, key, user_id, value, version, read, write, create_time, update_time)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now(), now())
+ON CONFLICT (collection, key, user_id) DO NOTHING
+RETURNING create_time, update_time
+"""
+_IF_MATCH = """
+UPDATE storage SET value = $4::jsonb, version = $5, read = $6, write = $7, update_time = now()
+WHERE collection = $1 AND key = $2 AND user_id = $3 AND version = $8 AND ($9 OR write > 0)
+RETURNING create_time, update_time
+"""
+
+
+async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative: bool = False) -> list[Ack]:
+    """Write a batch atomically; acks come back in request order."""
+    if not ops:
+        return []
+    for op in ops:
+        validate_write(op)
+    acks: list[Ack | None] = [None] * len(ops)
+    order = sorted(range(len(ops)), key=lambda i: (ops[i].collection, ops[i].key, ops[i].user_id))
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for i in order:
+                op = ops[i]
+                new_version = version_of(op.value)
+                read = 1 if op.permission_read is None else op.permission_read
+                write = 1 if op.permission_write is None else op.permission_write
+                base = (op.collection, op.key, op.user_id, op.value, new_version, read, write)
+                if op.version == "":
+                    row = await conn.fetchrow(_UPSERT, *base, authoritative)
+                    if row is None:
+                        raise invalid(REJECTED_PERMISSION)
+                elif op.version == "*":
+                    row = await conn.fetchrow(_CREATE, *base)
+                    if row is None:
+                        raise invalid(REJECTED_VERSION)
+                else:
+                    row = await conn.fetchrow(_IF_MATCH, *base, op.version, authoritative)
+                    if row is None:
+                        stored = await conn.fetchval(
+                            "SELECT write FROM storage WHERE collection = $1 AND key = $2 AND user_id = $3",
+                            op.collection, op.key, op.user_id)
+                        if stored == 0 and not authoritative:
+                            raise invalid(REJECTED_PERMISSION)
+                        raise invalid(REJECTED_VERSION)
+                acks[i] = Ack(op.collection, op.key, new_version, op.user_id,
+                              row["create_time"], row["update_time"])
+    except asyncpg.ForeignKeyViolationError:
+        raise KizunaError(Code.NOT_FOUND, "User account not found.") from None
+    except asyncpg.UntranslatableCharacterError:
+        raise invalid("Value must not contain NUL characters.") from None
+    return [a for a in acks if a is not None]
+
+
+# -- read ----------------------------------------------------------------------------------------
+
+_COLUMNS = ("collection, key, user_id::text AS user_id, value::text AS value, version, "
+            "read, write, create_time, update_time")
+
+
+async def read_objects(pool: asyncpg.Pool, caller: str | None, ids: list[ObjectId]) -> list[dict[str, Any]]:
+    """Objects the caller may read; missing or unreadable ones are left out."""
+    if not ids:
+        return []
+    collections, keys, owners = [], [], []
+    for oid in ids:
+        _check_names(oid.collection, oid.key)
+        owner = _uuid(oid.user_id, allow_nil=False) if oid.user_id else SYSTEM_USER_ID
+        collections.append(oid.collection)
+        keys.append(oid.key)
+        owners.append(owner)
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM storage s "
+        "JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::uuid[])) AS q(c, k, u) "
+        "ON s.collection = q.c AND s.key = q.k AND s.user_id = q.u "
+        "WHERE $4::uuid IS NULL OR s.read = 2 OR (s.read = 1 AND s.user_id = $4::uuid) "
+        "ORDER BY s.collection, s.key, s.user_id",
+        collections, keys, owners, caller)
+    return [dict(r) for r in rows]
+
+
+# -- list ----------------------------------------------------------------------------------------
+
+
+def encode_cursor(read: int, key: str, user_id: str) -> str:
+    raw = orjson.dumps([read, key, user_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        read, key, user_id = orjson.loads(raw)
+        if not (isinstance(read, int) and isinstance(key, str) and isinstance(user_id, str)):
+            raise ValueError
+        return read, key, str(uuid.UUID(user_id))
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        raise invalid("Malformed cursor was used.") from None
+
+
+async def list_objects(pool: asyncpg.Pool, caller: str | None, collection: str,
+                       user_id: str | None, limit: int | None,
+                       cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a collection, and the cursor of the next page (None at the end).
+
+    For a client: its own objects with read >= 1 when `user_id` is itself; another user's
+    public objects; every owner's public objects when `user_id` is not given.
+    """
+    if limit is None:
+        limit = 1  # Nakama's default when the client sends none
+    if not 1 <= limit <= 100:
+        raise invalid("Invalid limit - limit must be between 1 and 100.")
+    owner = _uuid(user_id, allow_nil=True) if user_id else None
+    after = decode_cursor(cursor) if cursor else None
+    conds = ["collection = $1"]
+    args: list[Any] = [collection]
+    if owner is not None:
+        args.append(owner)
+        conds.append(f"user_id = ${len(args)}")
+    if caller is not None:
+        conds.append(f"read >= 1" if owner == caller else "read = 2")
+    if after is not None:
+        args += list(after)
+        n = len(args)
+        conds.append(f"(read, key, user_id) > (${n - 2}::smallint, ${n - 1}, ${n}::uuid)")
+    args.append(limit + 1)
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM storage WHERE {' AND '.join(conds)} "
+        f"ORDER BY read, key, user_id LIMIT ${len(args)}", *args)
+    page = [dict(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(last["read"], last["key"], last["user_id"])
+    return page, next_cursor
+
+
+# -- delete --------------------------------------------------------------------------------------
+
+
+async def delete_objects(pool: asyncpg.Pool, caller: str | None, ids: list[ObjectId]) -> None:
+    """Delete a batch atomically. For a client every object must exist, be writable and match
+    its version (if given); otherwise nothing is deleted."""
+    if not ids:
+        return
+    for oid in ids:
+        _check_names(oid.collection, oid.key)
+    order = sorted(ids, key=lambda o: (o.collection, o.key, o.user_id))
+    async with pool.acquire() as conn, conn.transaction():
+        for oid in order:
+            owner = caller if caller is not None else (
+                _uuid(oid.user_id, allow_nil=True) if oid.user_id else SYSTEM_USER_ID)
+            status = await conn.execute(
+                "DELETE FROM storage WHERE collection = $1 AND key = $2 AND user_id = $3 "
+                "AND ($4 = '' OR version = $4) AND ($5 OR write > 0)",
+                oid.collection, oid.key, owner, oid.version, caller is None)
+            if status.endswith(" 0") and (caller is not None or oid.version):
+                raise invalid(REJECTED_DELETE)
