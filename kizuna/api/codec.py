@@ -37,13 +37,18 @@ def prune(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def timestamp(value: datetime | None, precision: str = "seconds") -> str | None:
-    """RFC 3339 UTC with a `Z`; `precision` is seconds or microseconds."""
+    """RFC 3339 UTC with a `Z`.
+
+    `seconds`: whole seconds (what Nakama sends for reads). `fraction`: the full timestamp as
+    protojson writes it, with 0, 3 or 6 fractional digits (PostgreSQL keeps microseconds).
+    """
     if value is None:
         return None
     value = value.astimezone(timezone.utc)
     if precision == "seconds" or not value.microsecond:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return (text[:-3] if text.endswith("000") else text) + "Z"
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

@@ -26,8 +26,8 @@ def encode_ack(ack: storage.Ack) -> dict[str, Any]:
     return prune({
         "collection": ack.collection, "key": ack.key, "version": ack.version,
         "user_id": ack.user_id,
-        "create_time": timestamp(ack.create_time, "microseconds"),
-        "update_time": timestamp(ack.update_time, "microseconds"),
+        "create_time": timestamp(ack.create_time, "fraction"),
+        "update_time": timestamp(ack.update_time, "fraction"),
     })
 
 

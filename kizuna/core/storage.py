@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +28,8 @@ import asyncpg
 import orjson
 
 from kizuna.core.errors import Code, KizunaError, invalid
+
+log = logging.getLogger("kizuna.storage")
 
 SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
 MAX_NAME = 128
@@ -70,9 +74,15 @@ def version_of(value: str) -> str:
     return hashlib.md5(value.encode()).hexdigest()
 
 
-def _check_names(collection: str, key: str) -> None:
+def _check_set(collection: str, key: str) -> None:
     if not collection or not key:
         raise invalid(INVALID_NAMES)
+
+
+def _check_names(collection: str, key: str) -> None:
+    """Names of an object to write: set, and no longer than the VARCHAR(128) columns. (Nakama
+    lets a too-long name reach the database and answers 500; a client error is a 400 here.)"""
+    _check_set(collection, key)
     if len(collection) > MAX_NAME:
         raise invalid(f"Invalid collection value supplied. It must be at most {MAX_NAME} characters.")
     if len(key) > MAX_NAME:
@@ -97,6 +107,16 @@ def validate_write(op: WriteOp) -> None:
         raise invalid("Value must not contain NUL characters.")  # jsonb cannot store them
 
 
+@contextmanager
+def _database_errors(message: str):
+    """Any other database failure is Nakama's Internal error with its fixed text."""
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        log.error("%s %s", message, exc)
+        raise KizunaError(Code.INTERNAL, message) from None
+
+
 def _uuid(value: str, *, allow_nil: bool) -> str:
     try:
         parsed = str(uuid.UUID(value))
@@ -115,8 +135,14 @@ VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, now(), now())
 ON CONFLICT (collection, key, user_id) DO UPDATE
 SET value = EXCLUDED.value, version = EXCLUDED.version, read = EXCLUDED.read,
     write = EXCLUDED.write, update_time = now()
-WHERE $8 OR s.write > 0
+WHERE ($8 OR s.write = 1)
+  AND NOT (s.version = EXCLUDED.version AND s.read = EXCLUDED.read AND s.write = EXCLUDED.write)
 RETURNING create_time, update_time
+"""
+# When the upsert changed nothing: the row as it stands (a refused write, or an unchanged one).
+_CURRENT = """
+SELECT write, create_time, update_time FROM storage
+WHERE collection = $1 AND key = $2 AND user_id = $3
 """
 _CREATE = """
 INSERT INTO storage (collection, key, user_id, value, version, read, write, create_time, update_time)
@@ -126,7 +152,7 @@ RETURNING create_time, update_time
 """
 _IF_MATCH = """
 UPDATE storage SET value = $4::jsonb, version = $5, read = $6, write = $7, update_time = now()
-WHERE collection = $1 AND key = $2 AND user_id = $3 AND version = $8 AND ($9 OR write > 0)
+WHERE collection = $1 AND key = $2 AND user_id = $3 AND version = $8 AND ($9 OR write = 1)
 RETURNING create_time, update_time
 """
 
@@ -150,7 +176,12 @@ async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative
                 if op.version == "":
                     row = await conn.fetchrow(_UPSERT, *base, authoritative)
                     if row is None:
-                        raise invalid(REJECTED_PERMISSION)
+                        # Either the owner may not write it, or it already holds this exact
+                        # value and permissions: then, as Nakama, nothing is updated and the ack
+                        # carries the stored times.
+                        row = await conn.fetchrow(_CURRENT, op.collection, op.key, op.user_id)
+                        if row is None or (row["write"] != 1 and not authoritative):
+                            raise invalid(REJECTED_PERMISSION)
                 elif op.version == "*":
                     row = await conn.fetchrow(_CREATE, *base)
                     if row is None:
@@ -158,10 +189,8 @@ async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative
                 else:
                     row = await conn.fetchrow(_IF_MATCH, *base, op.version, authoritative)
                     if row is None:
-                        stored = await conn.fetchval(
-                            "SELECT write FROM storage WHERE collection = $1 AND key = $2 AND user_id = $3",
-                            op.collection, op.key, op.user_id)
-                        if stored == 0 and not authoritative:
+                        stored = await conn.fetchval(_CURRENT, op.collection, op.key, op.user_id)
+                        if stored is not None and stored != 1 and not authoritative:
                             raise invalid(REJECTED_PERMISSION)
                         raise invalid(REJECTED_VERSION)
                 acks[i] = Ack(op.collection, op.key, new_version, op.user_id,
@@ -170,6 +199,9 @@ async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative
         raise KizunaError(Code.NOT_FOUND, "User account not found.") from None
     except asyncpg.UntranslatableCharacterError:
         raise invalid("Value must not contain NUL characters.") from None
+    except asyncpg.PostgresError as exc:
+        log.error("Error writing storage objects. %s", exc)
+        raise KizunaError(Code.INTERNAL, "Error writing storage objects.") from None
     return [a for a in acks if a is not None]
 
 
@@ -185,18 +217,19 @@ async def read_objects(pool: asyncpg.Pool, caller: str | None, ids: list[ObjectI
         return []
     collections, keys, owners = [], [], []
     for oid in ids:
-        _check_names(oid.collection, oid.key)
+        _check_set(oid.collection, oid.key)  # a too-long name is simply not found, as in Nakama
         owner = _uuid(oid.user_id, allow_nil=False) if oid.user_id else SYSTEM_USER_ID
         collections.append(oid.collection)
         keys.append(oid.key)
         owners.append(owner)
-    rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM storage s "
-        "JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::uuid[])) AS q(c, k, u) "
-        "ON s.collection = q.c AND s.key = q.k AND s.user_id = q.u "
-        "WHERE $4::uuid IS NULL OR s.read = 2 OR (s.read = 1 AND s.user_id = $4::uuid) "
-        "ORDER BY s.collection, s.key, s.user_id",
-        collections, keys, owners, caller)
+    with _database_errors("Error reading storage objects."):
+        rows = await pool.fetch(
+            f"SELECT {_COLUMNS} FROM storage s "
+            "JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::uuid[])) AS q(c, k, u) "
+            "ON s.collection = q.c AND s.key = q.k AND s.user_id = q.u "
+            "WHERE $4::uuid IS NULL OR s.read = 2 OR (s.read = 1 AND s.user_id = $4::uuid) "
+            "ORDER BY s.collection, s.key, s.user_id",
+            collections, keys, owners, caller)
     return [dict(r) for r in rows]
 
 
@@ -209,10 +242,15 @@ def encode_cursor(read: int, key: str, user_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[int, str, str]:
+    """The (read, key, owner) after which a page starts. Anything but a cursor this server
+    made (strict base64url, a JSON [int, str, uuid] that fits the columns) is malformed."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if "=" in cursor:
+            raise ValueError
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         read, key, user_id = orjson.loads(raw)
-        if not (isinstance(read, int) and isinstance(key, str) and isinstance(user_id, str)):
+        if (type(read) is not int or not 0 <= read <= 32767 or not isinstance(key, str)
+                or "\x00" in key or not isinstance(user_id, str)):
             raise ValueError
         return read, key, str(uuid.UUID(user_id))
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
@@ -245,9 +283,10 @@ async def list_objects(pool: asyncpg.Pool, caller: str | None, collection: str,
         n = len(args)
         conds.append(f"(read, key, user_id) > (${n - 2}::smallint, ${n - 1}, ${n}::uuid)")
     args.append(limit + 1)
-    rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM storage WHERE {' AND '.join(conds)} "
-        f"ORDER BY read, key, user_id LIMIT ${len(args)}", *args)
+    with _database_errors("Error listing storage objects."):
+        rows = await pool.fetch(
+            f"SELECT {_COLUMNS} FROM storage WHERE {' AND '.join(conds)} "
+            f"ORDER BY read, key, user_id LIMIT ${len(args)}", *args)
     page = [dict(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -265,8 +304,13 @@ async def delete_objects(pool: asyncpg.Pool, caller: str | None, ids: list[Objec
     if not ids:
         return
     for oid in ids:
-        _check_names(oid.collection, oid.key)
+        _check_set(oid.collection, oid.key)  # a too-long name is simply not found, as in Nakama
     order = sorted(ids, key=lambda o: (o.collection, o.key, o.user_id))
+    with _database_errors("Error deleting storage objects."):
+        await _delete(pool, caller, order)
+
+
+async def _delete(pool: asyncpg.Pool, caller: str | None, order: list[ObjectId]) -> None:
     async with pool.acquire() as conn, conn.transaction():
         for oid in order:
             owner = caller if caller is not None else (
