@@ -36,7 +36,8 @@ def encode_account(row: dict[str, Any]) -> dict[str, Any]:
     return prune({
         "user": encode_user(row), "wallet": row["wallet"], "email": row["email"],
         "devices": [{"id": d} for d in row["devices"]], "custom_id": row["custom_id"],
-        "verify_time": when(row["verify_time"]), "disable_time": when(row["disable_time"]),
+        "verify_time": when(row["verify_time"]),
+        # disable_time is never shown to the player (as Nakama).
     })
 
 
@@ -138,7 +139,8 @@ async def session_refresh(request: web.Request) -> web.Response:
     if old is None or old.token_id in services.sessions.revoked:
         raise KizunaError(Code.UNAUTHENTICATED, "Refresh token invalid or expired.")
     username = await accounts.check_user_for_refresh(services.pool, old.user_id)
-    issued = await services.sessions.refresh(services.pool, old, username, _vars(body))
+    # nakama-js sends `vars: {}` when the caller gives none: an empty map keeps the old vars.
+    issued = await services.sessions.refresh(services.pool, old, username, _vars(body) or None)
     return json_response(encode_session(issued))
 
 
@@ -154,12 +156,15 @@ async def session_logout(request: web.Request) -> web.Response:
     tids: list[str] = []
     if token:
         s = store.tokens.verify(token)
-        if s is not None and s.user_id == session.user_id:
-            tids.append(s.token_id)
+        if s is None or s.user_id != session.user_id:
+            raise invalid("Session token invalid.")
+        tids.append(s.token_id)
     if refresh:
         s = store.tokens.verify_refresh(refresh)
-        if s is not None and s.user_id == session.user_id:
-            tids.append(s.token_id)
+        if s is None or s.user_id != session.user_id:
+            raise invalid("Refresh token invalid.")
+        tids.append(s.token_id)
+    # A session and its refresh token share one token id: revoking it ends both.
     await store.revoke(session.user_id, sorted(set(tids)))
     return json_response({})
 

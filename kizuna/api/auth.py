@@ -26,7 +26,10 @@ def basic_username(value: str) -> str | None:
         decoded = base64.b64decode(token.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return decoded.split(":", 1)[0]
+    username, sep, _password = decoded.partition(":")
+    if not sep:  # Go's parseBasicAuth needs the colon: "key" alone is malformed
+        return None
+    return username
 
 
 def require_server_key(request: web.Request, server_key: str) -> None:

@@ -24,7 +24,8 @@ SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 BCRYPT_ROUNDS = 10
 
-_INVALID_CHARS = re.compile(r"[\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+# Nakama's `([[:cntrl:]]|[[:space:]])+`: Go's POSIX classes are ASCII-only.
+_INVALID_CHARS = re.compile(r"[\x00-\x20\x7f]")
 _EMAIL = re.compile(r"^.+@.+\..+$", re.S)
 _LETTERS = string.ascii_letters
 
@@ -34,11 +35,14 @@ def generate_username() -> str:
 
 
 def _has_invalid_chars(value: str) -> bool:
-    return bool(_INVALID_CHARS.search(value)) or any(not c.isprintable() for c in value)
+    return bool(_INVALID_CHARS.search(value))
+
+
+_USERNAME_INVALID = re.compile(r"[\x00-\x1f\x7f\t\n\r\f\v]")
 
 
 def validate_username(username: str) -> None:
-    if _has_invalid_chars(username):
+    if _USERNAME_INVALID.search(username):
         raise invalid("Username invalid, no spaces or control characters allowed.")
     if len(username.encode()) > 128:
         raise invalid("Username invalid, must be 1-128 bytes.")
@@ -64,19 +68,24 @@ def validate_custom_id(custom_id: str | None) -> str:
     return custom_id
 
 
-def validate_email(email: str | None, password: str | None) -> tuple[str, str]:
-    if not email:
-        raise invalid("Email address is required.")
-    if not password:
-        raise invalid("Password is required.")
+def _validate_email_address(email: str) -> None:
     if _has_invalid_chars(email):
         raise invalid("Invalid email address, no spaces or control characters allowed.")
     if not _EMAIL.match(email):
         raise invalid("Invalid email address format.")
     if not 10 <= len(email.encode()) <= 255:
         raise invalid("Invalid email address, must be 10-255 bytes.")
-    if len(password) < 8:
+
+
+def validate_email_link(email: str | None, password: str | None) -> tuple[str, str]:
+    """Nakama's checks for linking an email, in its order (the password before the format)."""
+    if not email or not password:
+        raise invalid("Email address and password is required.")
+    if _has_invalid_chars(email):
+        raise invalid("Invalid email address, no spaces or control characters allowed.")
+    if len(password.encode()) < 8:
         raise invalid("Password must be at least 8 characters long.")
+    _validate_email_address(email)
     return email.lower(), password
 
 
@@ -188,7 +197,28 @@ async def authenticate_custom(pool: asyncpg.Pool, custom_id: str, username: str 
 
 async def authenticate_email(pool: asyncpg.Pool, email: str, password: str,
                              username: str | None, create: bool) -> AuthResult:
-    email, password = validate_email(email, password)
+    # Nakama's order: the address (when given), then the password, then the username. There is
+    # no "required" error here: over REST an empty body is an empty account, as `{}` is.
+    if email:
+        _validate_email_address(email)
+    if len(password.encode()) < 8:
+        raise invalid("Password must be at least 8 characters long.")
+    if not email:
+        # No email: Nakama logs in by username and password instead (never creates).
+        if not username:
+            raise invalid("Username is required when email address is not supplied.")
+        validate_username(username)
+        row = await pool.fetchrow(
+            "SELECT id::text AS id, username, password, disable_time FROM users WHERE username = $1",
+            username)
+        if row is None:
+            raise NOT_FOUND
+        if _banned(row["disable_time"]):
+            raise BANNED
+        if not await check_password(password, row["password"]):
+            raise KizunaError(Code.UNAUTHENTICATED, "Invalid credentials.")
+        return AuthResult(row["id"], row["username"], False)
+    email = email.lower()
     if username:
         validate_username(username)
     for _ in range(3):
@@ -196,10 +226,10 @@ async def authenticate_email(pool: asyncpg.Pool, email: str, password: str,
             "SELECT id::text AS id, username, password, disable_time FROM users WHERE email = $1",
             email)
         if row is not None:
-            if not await check_password(password, row["password"]):
-                raise KizunaError(Code.UNAUTHENTICATED, "Invalid credentials.")
             if _banned(row["disable_time"]):
                 raise BANNED
+            if not await check_password(password, row["password"]):
+                raise KizunaError(Code.UNAUTHENTICATED, "Invalid credentials.")
             return AuthResult(row["id"], row["username"], False)
         if not create:
             raise NOT_FOUND
@@ -238,7 +268,7 @@ async def get_account(pool: asyncpg.Pool, user_id: str) -> dict[str, Any]:
         f"u.disable_time, coalesce((SELECT array_agg(d.id ORDER BY d.id) FROM user_device d "
         f"WHERE d.user_id = u.id), '{{}}') AS devices FROM users u WHERE u.id = $1", user_id)
     if row is None:
-        raise NOT_FOUND
+        raise KizunaError(Code.NOT_FOUND, "Account not found.")  # Nakama's wording for this call
     return dict(row)
 
 
@@ -252,7 +282,7 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
     args: list[Any] = [user_id]
     username = fields.get("username")
     if username is not None:
-        if username == "":
+        if not 1 <= len(username.encode()) <= 128:
             raise invalid("Username invalid, must be 1-128 bytes.")
         validate_username(username)
         args.append(username)
@@ -264,18 +294,17 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
         if len(value) > limit:
             raise invalid(f"{name.replace('_', ' ').capitalize()} invalid, must be 0-{limit} characters.")
         if name == "lang_tag" and value == "":
-            value = "en"
+            value = "en"  # the column is NOT NULL: an empty tag means the default
         args.append(value if value != "" else None)
         sets.append(f"{name} = ${len(args)}")
     if not sets:
-        return
+        raise invalid("No fields to update.")
     try:
-        status = await pool.execute(
+        await pool.execute(
             f"UPDATE users SET {', '.join(sets)}, update_time = now() WHERE id = $1", *args)
     except asyncpg.UniqueViolationError:
-        raise USERNAME_TAKEN from None
-    if status.endswith(" 0"):
-        raise NOT_FOUND
+        # Nakama answers a taken name here with InvalidArgument (400), unlike authenticate (409).
+        raise invalid("Username is already in use.") from None
 
 
 async def delete_account(pool: asyncpg.Pool, user_id: str) -> bool:
@@ -319,7 +348,12 @@ async def link_device(pool: asyncpg.Pool, user_id: str, device_id: str | None) -
 
 
 async def link_custom(pool: asyncpg.Pool, user_id: str, custom_id: str | None) -> None:
-    custom_id = validate_custom_id(custom_id)
+    if not custom_id:
+        raise invalid("Custom ID is required.")
+    if _has_invalid_chars(custom_id):
+        raise invalid("Invalid custom ID, no spaces or control characters allowed.")
+    if not 6 <= len(custom_id.encode()) <= 128:
+        raise invalid("Invalid custom ID, must be 6-128 bytes.")
     try:
         status = await pool.execute(
             "UPDATE users SET custom_id = $2, update_time = now() WHERE id = $1 "
@@ -332,7 +366,7 @@ async def link_custom(pool: asyncpg.Pool, user_id: str, custom_id: str | None) -
 
 
 async def link_email(pool: asyncpg.Pool, user_id: str, email: str | None, password: str | None) -> None:
-    email, password = validate_email(email, password)
+    email, password = validate_email_link(email, password)
     hashed = await hash_password(password)
     try:
         status = await pool.execute(
@@ -361,23 +395,23 @@ async def unlink_device(pool: asyncpg.Pool, user_id: str, device_id: str | None)
 
 
 async def unlink_custom(pool: asyncpg.Pool, user_id: str, custom_id: str | None) -> None:
-    if not custom_id:
-        raise invalid("An ID must be supplied.")
+    """Remove the custom id (the given one, or whatever is set when none is given)."""
     status = await pool.execute(
-        "UPDATE users SET custom_id = NULL, update_time = now() WHERE id = $1 AND custom_id = $2 "
+        "UPDATE users SET custom_id = NULL, update_time = now() WHERE id = $1 "
+        "AND ($2::text IS NULL OR custom_id = $2) "
         f"AND (({_OTHER_LOGINS['custom_id']}) "
-        "OR EXISTS (SELECT 1 FROM user_device WHERE user_id = $1))", user_id, custom_id)
+        "OR EXISTS (SELECT 1 FROM user_device WHERE user_id = $1))", user_id, custom_id or None)
     if status.endswith(" 0"):
         raise LAST_LINK
 
 
 async def unlink_email(pool: asyncpg.Pool, user_id: str, email: str | None) -> None:
-    if not email:
-        raise invalid("Both email and password must be supplied.")
+    """Remove the email and password (the given email, or whatever is set when none is given)."""
     status = await pool.execute(
         "UPDATE users SET email = NULL, password = NULL, update_time = now() WHERE id = $1 "
-        f"AND email = $2 AND (({_OTHER_LOGINS['email']}) "
-        "OR EXISTS (SELECT 1 FROM user_device WHERE user_id = $1))", user_id, email.lower())
+        f"AND ($2::text IS NULL OR email = $2) AND (({_OTHER_LOGINS['email']}) "
+        "OR EXISTS (SELECT 1 FROM user_device WHERE user_id = $1))",
+        user_id, email.lower() if email else None)
     if status.endswith(" 0"):
         raise LAST_LINK
 
@@ -396,7 +430,7 @@ async def get_users(pool: asyncpg.Pool, ids: list[str], usernames: list[str],
         except ValueError:
             raise invalid("ID '" + i + "' is not a valid system ID.") from None
     rows = await pool.fetch(
-        f"SELECT {USER_COLUMNS} FROM users u WHERE u.id <> '{SYSTEM_USER_ID}' AND "
-        "(u.id = ANY($1::uuid[]) OR u.username = ANY($2::text[]) OR u.facebook_id = ANY($3::text[]))",
+        f"SELECT {USER_COLUMNS} FROM users u WHERE "
+        "u.id = ANY($1::uuid[]) OR u.username = ANY($2::text[]) OR u.facebook_id = ANY($3::text[])",
         uuids, [u for u in usernames if u], facebook_ids or [])
     return [dict(r) for r in rows]

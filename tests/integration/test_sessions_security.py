@@ -1,0 +1,260 @@
+"""Session security against real `kizuna server` processes: what a token must NOT get you.
+
+Forged, re-signed, expired, wrong-kind and logged-out tokens are all refused with 401. Revocation
+is durable: it survives a restart and reaches every node sharing the database (a deliberate step
+beyond Nakama's per-node, in-memory deny-list).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import aiohttp
+import pytest
+
+from tests.integration.nakama_http import (
+    REFRESH_ENCRYPTION_KEY, Api, assert_error, assert_ok, basic, bearer, claims, forge, poll, unsigned,
+    verify)
+
+AUTH_INVALID = "Auth token invalid"
+REFRESH_INVALID = "Refresh token invalid or expired."
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as session:
+        yield session
+
+
+def start(server_factory, db_address: str, *extra: str):
+    return server_factory("--migrate", "--database.address", db_address, "--logger.format", "text", *extra)
+
+
+def uniq(prefix: str = "device") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+async def login(api: Api, device: str | None = None, **account) -> dict:
+    return await api.login("device", {"id": device or uniq(), **account})
+
+
+async def token_status(api: Api, token: str) -> int:
+    return (await api.get("/v2/account", token)).status
+
+
+def _b64(doc: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+async def test_forged_and_wrong_kind_tokens_are_refused(server, http):
+    api = Api(server.url, http)
+    s = await login(api, vars={"role": "player"})
+    assert_ok(await api.get("/v2/account", s["token"]))
+    good = verify(s["token"])
+    now = int(time.time())
+    header, payload, signature = s["token"].split(".")
+
+    forged = {
+        "signed with another key": forge(good, key="not-the-encryption-key"),
+        "signed with the refresh key": forge(good, key=REFRESH_ENCRYPTION_KEY),
+        "the refresh token itself": s["refresh_token"],
+        "alg none": unsigned(good),
+        "alg none, original signature": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}.{signature}",
+        "HS512 with the right key": forge(good, alg="HS512"),
+        "HS384 with the right key": forge(good, alg="HS384"),
+        "payload swapped, signature kept": f"{header}.{_b64({**good, 'vrs': {'role': 'admin'}})}.{signature}",
+        "other user, signature kept": f"{header}.{_b64({**good, 'uid': str(uuid.uuid4())})}.{signature}",
+        "expired": forge({**good, "exp": now - 5, "iat": now - 65}),
+        "no exp": forge({k: v for k, v in good.items() if k != "exp"}),
+        "uid not a uuid": forge({**good, "uid": "admin"}),
+        "signature stripped": f"{header}.{payload}.",
+        "two parts": f"{header}.{payload}",
+        "garbage": "garbage",
+        "empty-ish": "a.b.c",
+    }
+    for name, token in forged.items():
+        r = await api.get("/v2/account", token)
+        assert r.status == 401, name
+        assert_error(r, 401, 16, AUTH_INVALID)
+        assert_error(await api.post("/v2/session/logout", token), 401, 16, AUTH_INVALID)
+        assert_error(await api.put("/v2/account", token, {"display_name": "pwned"}), 401, 16, AUTH_INVALID)
+
+    # Wrong schemes and malformed headers on a Bearer endpoint.
+    for auth in (basic(), basic("wrongkey"), "Bearer", "Bearer ", "Token " + s["token"], s["token"],
+                 "Bearer  " + "x" * 10):
+        assert_error(await api.call("GET", "/v2/account", auth=auth), 401, 16, AUTH_INVALID)
+    assert_error(await api.call("GET", "/v2/account"), 401, 16, "Auth token required")
+
+    # Refresh accepts only refresh tokens, properly signed.
+    good_refresh = verify(s["refresh_token"], REFRESH_ENCRYPTION_KEY)
+    for name, token in {
+        "session token": s["token"],
+        "signed with the session key": forge(good_refresh),
+        "alg none": unsigned(good_refresh),
+        "HS512 with the refresh key": forge(good_refresh, key=REFRESH_ENCRYPTION_KEY, alg="HS512"),
+        "expired": forge({**good_refresh, "exp": now - 1}, key=REFRESH_ENCRYPTION_KEY),
+        "garbage": "garbage",
+    }.items():
+        assert_error(await api.refresh(token), 401, 16, REFRESH_INVALID)
+
+    # None of the attempts changed anything: the real session still works, with its own claims.
+    doc = assert_ok(await api.get("/v2/account", s["token"]))
+    assert "display_name" not in doc["user"]
+    assert (await api.refresh(s["refresh_token"])).status == 200
+
+    # A correctly signed token for a user that does not exist (only the key holder can make one).
+    ghost = forge({**good, "uid": str(uuid.uuid4())})
+    assert_error(await api.get("/v2/account", ghost), 404, 5, "Account not found.")
+    ghost_refresh = forge({**good_refresh, "uid": str(uuid.uuid4())}, key=REFRESH_ENCRYPTION_KEY)
+    assert_error(await api.refresh(ghost_refresh), 404, 5, "User account not found.")
+
+
+async def test_wrong_server_key_is_refused(server, http):
+    api = Api(server.url, http)
+    s = await login(api)
+    for auth in (basic("wrongkey"), basic("defaultke"), basic("defaultkey-"), basic("DEFAULTKEY"),
+                 bearer(s["token"]), "Basic", "Basic ZGVmYXVsdGtleQ=="):
+        for kind, account in (("device", {"id": uniq()}), ("custom", {"id": uniq("custom")}),
+                              ("email", {"email": f"{uniq('k')}@example.com", "password": "password1"})):
+            assert_error(await api.authenticate(kind, account, auth=auth), 401, 16, "Server key invalid")
+        r = await api.call("POST", "/v2/account/session/refresh", auth=auth,
+                           json_body={"token": s["refresh_token"]})
+        assert_error(r, 401, 16, "Server key invalid")
+    # Nothing was created by the refused calls.
+    assert_ok(await api.get("/v2/user", s["token"], params={"usernames": claims(s["token"])["usn"]}))
+
+
+async def test_expired_tokens(server_factory, db_address, http):
+    srv = start(server_factory, db_address, "--session.token_expiry_sec", "1",
+                "--session.refresh_token_expiry_sec", "2")
+    api = Api(srv.url, http)
+    s = await login(api)
+    c = claims(s["token"])
+    assert c["exp"] == c["iat"] + 1 and claims(s["refresh_token"])["exp"] == c["iat"] + 2
+    # Refresh works while the refresh token lives (at least one more second).
+    fresh = assert_ok(await api.refresh(s["refresh_token"]))
+
+    async def refused(token):
+        r = await api.get("/v2/account", token)
+        return r if r.status == 401 else None
+
+    r = await poll(lambda: refused(s["token"]), timeout=4)
+    assert_error(r, 401, 16, AUTH_INVALID)
+    assert time.time() >= c["exp"]
+
+    async def refresh_refused():
+        r = await api.refresh(s["refresh_token"])
+        return r if r.status == 401 else None
+
+    r = await poll(refresh_refused, timeout=4)
+    assert_error(r, 401, 16, REFRESH_INVALID)
+    assert time.time() >= c["iat"] + 2
+    # The refreshed pair expired on its own schedule as well (it kept the old iat, got new exp).
+    await poll(lambda: refused(fresh["token"]), timeout=4)
+
+
+async def test_logout_survives_a_restart(server_factory, db_address, http):
+    first = start(server_factory, db_address)
+    api = Api(first.url, http)
+    out = await login(api)                     # logged out by token
+    everywhere = await login(api, "user-logging-out-all")
+    everywhere2 = await login(api, "user-logging-out-all")
+    kept = await login(api)                    # never logged out
+    assert_ok(await api.post("/v2/session/logout", out["token"],
+                             {"token": out["token"], "refresh_token": out["refresh_token"]}), {})
+    assert_ok(await api.post("/v2/session/logout", everywhere["token"]), {})
+    first.stop()
+    assert first.proc.returncode == 0
+
+    second = start(server_factory, db_address)
+    api = Api(second.url, http)
+    for s in (out, everywhere, everywhere2):
+        assert_error(await api.get("/v2/account", s["token"]), 401, 16, AUTH_INVALID)
+        assert_error(await api.refresh(s["refresh_token"]), 401, 16, REFRESH_INVALID)
+    assert_ok(await api.get("/v2/account", kept["token"]))
+    assert (await api.refresh(kept["refresh_token"])).status == 200
+    # The user who logged out everywhere can log in again.
+    again = await login(api, "user-logging-out-all")
+    assert_ok(await api.get("/v2/account", again["token"]))
+
+
+async def test_logout_reaches_another_node(server_factory, db_address, http):
+    node_a = start(server_factory, db_address)
+    node_b = start(server_factory, db_address)
+    a, b = Api(node_a.url, http), Api(node_b.url, http)
+
+    s = await login(a)
+    assert_ok(await b.get("/v2/account", s["token"]))          # one database, one set of users
+    assert (await b.refresh(s["refresh_token"])).status == 200
+
+    async def rejected_on(api, token):
+        r = await api.get("/v2/account", token)
+        return r if r.status == 401 else None
+
+    async def refresh_rejected_on(api, token):
+        r = await api.refresh(token)
+        return r if r.status == 401 else None
+
+    # A logout through node A is honoured by node B within two seconds.
+    t0 = time.monotonic()
+    assert_ok(await a.post("/v2/session/logout", s["token"],
+                           {"token": s["token"], "refresh_token": s["refresh_token"]}), {})
+    r = await poll(lambda: rejected_on(b, s["token"]), timeout=2)
+    assert_error(r, 401, 16, AUTH_INVALID)
+    r = await poll(lambda: refresh_rejected_on(b, s["refresh_token"]), timeout=2)
+    assert_error(r, 401, 16, REFRESH_INVALID)
+    assert time.monotonic() - t0 < 2
+
+    # Logging out everywhere through node B ends sessions made on either node, as seen from node A.
+    on_a = await login(a, "two-node-user")
+    on_b = await login(b, "two-node-user")
+    bystander = await login(a)
+    t0 = time.monotonic()
+    assert_ok(await b.post("/v2/session/logout", on_b["token"]), {})
+    for sess in (on_a, on_b):
+        await poll(lambda: rejected_on(a, sess["token"]), timeout=2)
+        await poll(lambda: refresh_rejected_on(a, sess["refresh_token"]), timeout=2)
+    assert time.monotonic() - t0 < 2
+    assert_ok(await a.get("/v2/account", bystander["token"]))
+    assert_ok(await b.get("/v2/account", bystander["token"]))
+    # A new login afterwards works on both nodes.
+    again = await login(b, "two-node-user")
+    assert_ok(await a.get("/v2/account", again["token"]))
+
+    # Deleting the account through node A ends its sessions on node B too.
+    doomed = await login(a)
+    assert_ok(await b.get("/v2/account", doomed["token"]))
+    assert_ok(await a.delete("/v2/account", doomed["token"]), {})
+    r = await poll(lambda: rejected_on(b, doomed["token"]), timeout=2)
+    assert_error(r, 401, 16, AUTH_INVALID)
+
+
+async def test_single_session(server_factory, db_address, http):
+    srv = start(server_factory, db_address, "--session.single_session", "true")
+    api = Api(srv.url, http)
+    first = await login(api, "single-session-device")
+    other_user = await login(api)
+    assert_ok(await api.get("/v2/account", first["token"]))
+
+    second = await login(api, "single-session-device")
+    assert claims(second["token"])["uid"] == claims(first["token"])["uid"]
+    assert_error(await api.get("/v2/account", first["token"]), 401, 16, AUTH_INVALID)
+    assert_error(await api.refresh(first["refresh_token"]), 401, 16, REFRESH_INVALID)
+    assert_ok(await api.get("/v2/account", second["token"]))
+    assert_ok(await api.get("/v2/account", other_user["token"]))
+
+    # Refreshing is not a new login: the current session survives its own refresh.
+    refreshed = assert_ok(await api.refresh(second["refresh_token"]))
+    assert_ok(await api.get("/v2/account", second["token"]))
+    assert_ok(await api.get("/v2/account", refreshed["token"]))
+
+    # Any way of logging in counts: a linked custom id ends the device session.
+    assert_ok(await api.post("/v2/account/link/custom", second["token"], {"id": "single-custom"}), {})
+    third = await api.login("custom", {"id": "single-custom"})
+    assert_error(await api.get("/v2/account", second["token"]), 401, 16, AUTH_INVALID)
+    assert_error(await api.get("/v2/account", refreshed["token"]), 401, 16, AUTH_INVALID)
+    assert_ok(await api.get("/v2/account", third["token"]))
+    assert_ok(await api.get("/v2/account", other_user["token"]))
