@@ -121,29 +121,31 @@ class AuthResult:
 # -- authentication ----------------------------------------------------------------------------
 
 
-async def _create_user(conn: asyncpg.Connection, username: str | None, generated: bool,
-                       columns: dict[str, Any], device_id: str | None = None) -> str | None:
-    """Insert a user (and device). Returns the user id, or None if the identifier was taken by a
-    concurrent request (the caller looks it up again)."""
+async def _create_user(conn: asyncpg.Connection | asyncpg.Pool, username: str | None,
+                       columns: dict[str, Any], device_id: str | None = None) -> AuthResult | None:
+    """Insert a user (and its device) in one statement. None if the identifier was taken by a
+    concurrent request (the caller looks it up again). A generated username that collides is
+    drawn again; a requested one that is taken is a 409."""
     names = ["id", "username", *columns]
     user_id = str(uuid.uuid4())
+    n = len(names)
+    placeholders = ", ".join(f"${i + 1}" for i in range(n))
+    insert = f"INSERT INTO users ({', '.join(names)}) VALUES ({placeholders})"
+    if device_id is None:
+        sql = insert + " RETURNING username"
+    else:
+        sql = (f"WITH u AS ({insert} RETURNING id, username), d AS (INSERT INTO user_device "
+               f"(id, user_id) SELECT ${n + 1}, id FROM u) SELECT username FROM u")
     for _attempt in range(5):
-        name = username if username else generate_username()
-        values = [user_id, name, *columns.values()]
-        placeholders = ", ".join(f"${i + 1}" for i in range(len(values)))
+        name = username or generate_username()
+        args = [user_id, name, *columns.values()] + ([device_id] if device_id is not None else [])
         try:
-            async with conn.transaction():
-                await conn.execute(
-                    f"INSERT INTO users ({', '.join(names)}) VALUES ({placeholders})", *values)
-                if device_id is not None:
-                    await conn.execute("INSERT INTO user_device (id, user_id) VALUES ($1, $2)",
-                                       device_id, user_id)
-            return user_id if not generated else user_id
+            created = await conn.fetchval(sql, *args)
+            return AuthResult(user_id, created, True)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "users_username_key":
-                if not generated:
+                if username:
                     raise USERNAME_TAKEN from None
-                username = None
                 continue
             return None  # the device/email/custom id was registered concurrently
     raise KizunaError(Code.INTERNAL, "Could not generate a unique username.")
@@ -165,10 +167,9 @@ async def authenticate_device(pool: asyncpg.Pool, device_id: str, username: str 
                 return AuthResult(row["id"], row["username"], False)
             if not create:
                 raise NOT_FOUND
-            uid = await _create_user(conn, username, not username, {}, device_id=device_id)
-            if uid is not None:
-                name = await conn.fetchval("SELECT username FROM users WHERE id = $1", uid)
-                return AuthResult(uid, name, True)
+            created = await _create_user(conn, username, {}, device_id=device_id)
+            if created is not None:
+                return created
     raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
 
 
@@ -188,10 +189,9 @@ async def authenticate_custom(pool: asyncpg.Pool, custom_id: str, username: str 
                 return AuthResult(row["id"], row["username"], False)
             if not create:
                 raise NOT_FOUND
-            uid = await _create_user(conn, username, not username, {"custom_id": custom_id})
-            if uid is not None:
-                name = await conn.fetchval("SELECT username FROM users WHERE id = $1", uid)
-                return AuthResult(uid, name, True)
+            created = await _create_user(conn, username, {"custom_id": custom_id})
+            if created is not None:
+                return created
     raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
 
 
@@ -234,12 +234,9 @@ async def authenticate_email(pool: asyncpg.Pool, email: str, password: str,
         if not create:
             raise NOT_FOUND
         hashed = await hash_password(password)
-        async with pool.acquire() as conn:
-            uid = await _create_user(conn, username, not username,
-                                     {"email": email, "password": hashed})
-            if uid is not None:
-                name = await conn.fetchval("SELECT username FROM users WHERE id = $1", uid)
-                return AuthResult(uid, name, True)
+        created = await _create_user(pool, username, {"email": email, "password": hashed})
+        if created is not None:
+            return created
     raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
 
 
