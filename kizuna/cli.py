@@ -106,13 +106,15 @@ def _run(ctx: click.Context, opts: dict[str, Any], create: bool,
     """Resolve config and database, open the migrator connection, run `body(engine)`."""
     cfg, _ = load_config(ctx.args)
     logs.setup("warn", "text")
+    import asyncpg
+
     from kizuna.db import embedded
     from kizuna.db.connect import (DatabaseMissing, DatabaseUnavailable, ensure_database,
                                    resolve_address)
     from kizuna.migrate import loader
     from kizuna.migrate.errors import MigrateError
     from kizuna.migrate.executor import Engine, Options, open_connection
-    from kizuna.migrate.executor import SilentReporter
+    from kizuna.migrate.executor import SilentReporter, connection_lost
     from kizuna.migrate.report import ConsoleReporter
 
     as_json = opts["as_json"]
@@ -135,6 +137,8 @@ def _run(ctx: click.Context, opts: dict[str, Any], create: bool,
                 retries=opts["lock_retries"], lock_wait_sec=opts["lock_wait"]),
                 SilentReporter() if as_json else ConsoleReporter(out))
             return await body(engine, migrations, addr)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise connection_lost(exc, f"`kizuna migrate {ctx.info_name}`") from None
         finally:
             await conn.close()
 
@@ -250,7 +254,12 @@ def status(ctx: click.Context, **opts: Any) -> None:
         _emit_json({"ok": True, "database": addr.display(), "database_exists": exists, **st.to_json()})
         return
     table = Table(title=f"migrations on {addr.display()}", title_justify="left")
-    for col in ("id", "phase", "tx", "state", "applied at (UTC)", "ms", "by"):
+    # Ids are what the operator types next (`--to ID`): never cut them, whatever the width.
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in st.rows), default=2))
+    table.add_column("phase")
+    table.add_column("tx")
+    table.add_column("state", min_width=max((len(r.state) for r in st.rows), default=5))
+    for col in ("applied at (UTC)", "ms", "by"):
         table.add_column(col)
     for r in st.rows:
         a = r.applied

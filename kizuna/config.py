@@ -352,7 +352,12 @@ def _flatten_yaml(doc: Any, path: str, prefix: str = "") -> Iterable[tuple[str, 
         raise ConfigError(f"{path}: expected a mapping at {prefix.rstrip('.') or 'top level'}")
     for k, v in doc.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and key in _SECTIONS:
+        if key in _SECTIONS:
+            if v is None:  # `runtime:` with every key commented out, as Nakama files often have
+                continue
+            if not isinstance(v, dict):
+                raise ConfigError(f"{key} (--config {path}): expected a mapping of {key}.* keys, "
+                                  f"got {v!r}")
             yield from _flatten_yaml(v, path, key + ".")
         else:
             yield key, v

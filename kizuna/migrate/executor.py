@@ -211,8 +211,13 @@ class Engine:
         for name in await schema.invalid_indexes(self.conn):
             problems.append(f"index {name} is INVALID (an interrupted concurrent build); "
                             f"`kizuna migrate up` rebuilds it if a migration owns it")
-        if st.current is not None and not st.changed and not st.partial:
-            expected = await journal.snapshot_of(self.conn, st.current)
+        if not st.changed and not st.partial:
+            if st.current is not None:
+                expected = await journal.snapshot_of(self.conn, st.current)
+            elif await journal.exists(self.conn):
+                expected = schema.EMPTY  # everything reverted: nothing may be left behind
+            else:
+                expected = None
             if expected is not None:
                 live = await schema.snapshot(self.conn)
                 problems.extend(f"schema drift: {d}" for d in schema.diff(expected, live))
@@ -226,6 +231,10 @@ class Engine:
         try:
             await journal.bootstrap(self.conn)
             return await fn()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # The connection broke (server restart, pg_terminate_backend, network) or a journal
+            # statement failed: report it in the operator's terms, never as a traceback.
+            raise connection_lost(exc) from None
         finally:
             try:
                 await lock.release(self.conn, self.key)
@@ -502,18 +511,25 @@ class Engine:
         return ", ".join(f"pid {r['pid']} {r['app'] or '?'} ({r['state']}, {r['secs']}s)" for r in rows)
 
     async def _prepare_concurrent(self, st: Statement, resumed: bool) -> bool:
-        """Before a concurrent index build: drop an INVALID leftover; skip a finished one."""
-        mm = re.match(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-                      r"(\"[^\"]+\"|[A-Za-z_][\w$]*)", lint._norm(st.sql), re.I)
-        if not mm:
+        """Before a statement that runs outside a transaction, look at the catalog rather than
+        trust the journal: drop an INVALID leftover of a concurrent build and build it again;
+        skip a build (or a drop) that finished just before an interruption, when the journal
+        had not recorded it yet. False means: skip the statement."""
+        sql = lint._norm(st.sql)
+        dm = re.match(r"DROP\s+INDEX\s+CONCURRENTLY\s+(IF\s+EXISTS\s+)?(\"[^\"]+\"|[A-Za-z_][\w$]*)\s*"
+                      r"(?:CASCADE|RESTRICT)?\s*$", sql, re.I)
+        if dm:
+            name = _ident(dm.group(2))
+            if resumed and not dm.group(1) and await self._index_valid(name) is None:
+                self.rep.note(f"index {name} was dropped before the interruption; not dropping it again")
+                return False
             return True
-        name = mm.group(1).strip('"') if mm.group(1).startswith('"') else mm.group(1).lower()
-        valid = await self.conn.fetchval(
-            """
-            SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            JOIN pg_namespace n ON n.oid = i.relnamespace
-            WHERE n.nspname = current_schema() AND i.relname = $1
-            """, name)
+        mm = re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                      r"(?!ON\s)(\"[^\"]+\"|[A-Za-z_][\w$]*)\s+ON\s", sql, re.I)
+        if not mm:
+            return True  # an unnamed index cannot be found again (lint warns about it)
+        name = _ident(mm.group(1))
+        valid = await self._index_valid(name)
         if valid is None:
             return True
         if not valid:
@@ -525,6 +541,41 @@ class Engine:
             self.rep.note(f"index {name} was built before the interruption; not rebuilding it")
             return False
         return True
+
+    async def _index_valid(self, name: str) -> bool | None:
+        """indisvalid of the index `name` in the current schema, None when there is none."""
+        return await self.conn.fetchval(
+            """
+            SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            JOIN pg_namespace n ON n.oid = i.relnamespace
+            WHERE n.nspname = current_schema() AND i.relname = $1
+            """, name)
+
+
+def _ident(token: str) -> str:
+    """An SQL identifier as the catalog stores it: quoted as written, unquoted folded to lower."""
+    return token[1:-1].replace('""', '"') if token.startswith('"') else token.lower()
+
+
+def connection_lost(exc: BaseException, doing: str = "the migration") -> MigrateError:
+    """The MigrateError to show when the database failed under us outside a migration statement
+    (connection lost, server shut down, a journal statement refused).
+
+    When the failure surfaced first as a failed statement (then again while asyncpg cleaned up
+    the transaction), that statement's error names the migration and statement: keep it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, MigrateError):
+            return seen
+        seen = seen.__context__
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    detail = f"[{sqlstate}] {exc}" if sqlstate else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, (asyncpg.InterfaceError, OSError)) or sqlstate[:2] in ("08", "57"):
+        return MigrateError(
+            f"lost the connection to PostgreSQL during {doing}: {detail}",
+            "Transactional migrations roll back whole and no-transaction ones journal their "
+            "progress: `kizuna migrate status` shows where it stopped, `kizuna migrate up` resumes.")
+    return MigrateError(f"PostgreSQL error during {doing}: {detail}")
 
 
 def _ms(started: float) -> int:

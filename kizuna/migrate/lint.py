@@ -82,6 +82,10 @@ def lint_statement(st: Statement, index: int, m: Migration, new_tables: set[str]
                 "use CREATE INDEX CONCURRENTLY in a no-transaction migration")
         elif mm.group(2):
             add("index-concurrent", "online", table, "concurrent index build: reads and writes go on")
+            if not mm.group(3):
+                add("index-concurrent-unnamed", "online", table,
+                    "name the index: an interrupted concurrent build leaves an INVALID index that "
+                    "a re-run can only find, drop and rebuild by its name")
 
     mm = re.match(rf"DROP INDEX (CONCURRENTLY )?", sql, re.I)
     if mm and not mm.group(1):

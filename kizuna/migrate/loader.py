@@ -276,6 +276,15 @@ def parse(path: str, text: str) -> Migration:
     )
 
 
+def _read(entry, shown: str) -> str:
+    try:
+        return entry.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MigrateError(f"migration file {shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise MigrateError(f"migration file {shown}: cannot read it: {exc.strerror or exc}") from None
+
+
 def load(directory: str | Path | None = None) -> list[Migration]:
     """All migrations, ordered by number. Refuses duplicate numbers (one linear history)."""
     files: list[tuple[str, str]] = []
@@ -283,14 +292,14 @@ def load(directory: str | Path | None = None) -> list[Migration]:
         root = resources.files("kizuna") / "migrations"
         for entry in root.iterdir():
             if entry.name.endswith(".sql"):
-                files.append((f"kizuna/migrations/{entry.name}", entry.read_text(encoding="utf-8")))
+                files.append((f"kizuna/migrations/{entry.name}", _read(entry, entry.name)))
     else:
         d = Path(directory)
         if not d.is_dir():
             raise MigrateError(f"migrations directory {d} does not exist")
         for p in d.iterdir():
             if p.suffix == ".sql":
-                files.append((str(p), p.read_text(encoding="utf-8")))
+                files.append((str(p), _read(p, str(p))))
     migrations = [parse(path, text) for path, text in files]
     migrations.sort(key=lambda m: (m.number, m.id))
     seen: dict[int, str] = {}

@@ -17,6 +17,9 @@ from kizuna.migrate.journal import LOG_TABLE, TABLE
 
 _OWN = (TABLE, LOG_TABLE, f"{LOG_TABLE}_seq_seq")
 
+# The snapshot of a schema no migration has touched (what `down --to zero` must leave).
+EMPTY: dict[str, Any] = {"tables": {}, "views": [], "sequences": [], "functions": [], "extensions": []}
+
 
 async def snapshot(conn: asyncpg.Connection) -> dict[str, Any]:
     tables: dict[str, Any] = {}
