@@ -269,6 +269,9 @@ def _collect(cls: type, prefix: str = "") -> dict[str, KeySpec]:
 
 KEYS: dict[str, KeySpec] = _collect(Config)
 _SECTIONS = {k.split(".", 1)[0] for k in KEYS if "." in k}
+# Sections of Nakama's configuration for features Kizuna does not have yet: a Nakama YAML file
+# that sets them still loads, and each key set there is reported as ignored.
+FOREIGN_SECTIONS = frozenset({"social", "iap", "google_auth", "satori", "storage", "mfa", "limit"})
 _ENV_TO_KEY = {spec.env_name: key for key, spec in KEYS.items()}
 
 
@@ -352,6 +355,9 @@ def _flatten_yaml(doc: Any, path: str, prefix: str = "") -> Iterable[tuple[str, 
         raise ConfigError(f"{path}: expected a mapping at {prefix.rstrip('.') or 'top level'}")
     for k, v in doc.items():
         key = f"{prefix}{k}"
+        if key in FOREIGN_SECTIONS and isinstance(v, dict):
+            yield from ((f"{key}.{k2}", v2) for k2, v2 in v.items())
+            continue
         if key in _SECTIONS:
             if v is None:  # `runtime:` with every key commented out, as Nakama files often have
                 continue
@@ -431,6 +437,10 @@ def load(
 
     def put(key: str, raw: Any, source: str, append: bool = False) -> None:
         spec = KEYS.get(key)
+        if spec is None and key.split(".", 1)[0] in FOREIGN_SECTIONS:
+            warnings.append(f"{key} ({source}) is ignored: Kizuna has no {key.split('.', 1)[0]} "
+                            f"features yet")
+            return
         if spec is None:
             raise _unknown(key, source)
         value = _coerce(spec, raw, source)

@@ -246,8 +246,12 @@ class Engine:
             applied = await journal.read(self.conn)
             self._check_up(compute_status(self.migrations, applied))
             done: list[str] = []
+            highest = max((m.number for m in self.migrations if m.id in applied), default=-1)
             for m in self._select_up(applied, limit, to):
                 a = applied.get(m.id)
+                if a is None and m.number < highest:
+                    self.rep.note(f"{m.id} is older than migrations already applied: applying it "
+                                  f"out of order (a late-merged branch?)")
                 await self._apply(m, "up", a.statements_done if a else 0, a is not None)
                 done.append(m.id)
             return done

@@ -244,3 +244,14 @@ def test_yaml_sections_empty_or_malformed(tmp_path: Path) -> None:
     y = write(tmp_path, "flat.yml", "socket: 7350\n")
     msg = refused("--config", y, cwd=tmp_path)
     assert "socket" in msg and "expected a mapping" in msg
+
+
+def test_nakama_sections_kizuna_lacks_are_accepted_and_reported(tmp_path):
+    from kizuna import config as cfgmod
+
+    path = tmp_path / "nakama.yml"
+    path.write_text("name: node1\niap:\n  apple:\n    shared_password: x\nsocial:\n  steam:\n    app_id: 1\n")
+    cfg = cfgmod.load(["--config", str(path)], env={})
+    assert cfg.name == "node1"
+    assert any(w.startswith("iap.apple") and "ignored" in w for w in cfg.warnings)
+    assert any(w.startswith("social.steam") and "ignored" in w for w in cfg.warnings)
