@@ -31,6 +31,12 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return cur, peak
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_wrk(out: str) -> dict:
     def ms(text: str) -> float:
         m = re.match(r"([\d.]+)(us|ms|s)", text)
@@ -50,14 +56,16 @@ def parse_wrk(out: str) -> dict:
 class BenchServer:
     """`kizuna server` on a fresh database of the local PostgreSQL; dropped afterwards."""
 
-    def __init__(self, port: int = 17350, extra: list[str] | None = None) -> None:
+    def __init__(self, port: int = 17350, extra: list[str] | None = None,
+                 needs_wrk: bool = True) -> None:
         self.port = port
         self.db = f"kzbench_{uuid.uuid4().hex[:10]}"
         self.extra = extra or []
         self.url = f"http://127.0.0.1:{port}"
+        self.needs_wrk = needs_wrk
 
     def __enter__(self) -> "BenchServer":
-        if not shutil.which("wrk"):
+        if self.needs_wrk and not shutil.which("wrk"):
             sys.exit("bench: wrk is required (apt-get install wrk)")
         self.log = tempfile.NamedTemporaryFile(prefix="kizuna-bench-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(

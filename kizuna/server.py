@@ -9,10 +9,12 @@ import signal
 import sys
 import time
 
+import asyncpg
 from aiohttp import web
 
 from kizuna.api.app import Services, build_app
 from kizuna.config import Config
+from kizuna.core.notifications import Notifier
 from kizuna.core.sessions import SessionStore
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress
@@ -22,6 +24,7 @@ from kizuna.migrate import guard, loader
 from kizuna.migrate.errors import MigrateError
 from kizuna.migrate.executor import Engine, Options, open_connection
 from kizuna.migrate.report import LogReporter
+from kizuna.realtime.service import RealtimeService
 from kizuna.version import __version__, full_version
 
 log = logging.getLogger("kizuna")
@@ -81,14 +84,24 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         raise StartupError(f"migration failed: {exc}") from None
 
     sessions = SessionStore(pool, cfg)
+    notifier = Notifier(pool)
+    realtime = RealtimeService(cfg, pool, sessions, notifier)
     runner: web.AppRunner | None = None
     try:
-        async with pool.acquire() as conn:
-            result = await guard.check(conn, loader.load(), migrate_command(cfg, config_files or []))
+        try:
+            async with pool.acquire() as conn:
+                result = await guard.check(conn, loader.load(),
+                                           migrate_command(cfg, config_files or []))
+        except MigrateError as exc:  # a packaged migration file that does not load
+            raise StartupError(f"cannot check the schema: {exc}") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise StartupError(f"cannot check the schema at {addr.display()}: {exc}") from None
         if not result.ok:
             raise StartupError(result.message)
         await sessions.start()
-        app = build_app(Services(config=cfg, pool=pool, sessions=sessions))
+        await realtime.start()
+        app = build_app(Services(config=cfg, pool=pool, sessions=sessions, notifier=notifier,
+                                 realtime=realtime))
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=max(cfg.shutdown_grace_sec, 1))
         await runner.setup()
@@ -108,6 +121,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await _wait_for_signal()
         log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec})
     finally:
+        await realtime.stop()  # close frames to every socket before the listener goes
         if runner is not None:
             await runner.cleanup()
         await sessions.stop()

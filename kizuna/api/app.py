@@ -6,12 +6,13 @@ import logging
 from aiohttp import web
 from aiohttp.web_response import ContentCoding
 
-from kizuna.api import account, health, storage
+from kizuna.api import account, channel, health, notification, storage
 from kizuna.api.app_keys import SERVICES, Services
 from kizuna.api.codec import json_response
 from kizuna.api.errors import error_response
 from kizuna.config import Config
 from kizuna.core.errors import Code, KizunaError
+from kizuna.realtime import socket
 
 log = logging.getLogger("kizuna.api")
 
@@ -82,6 +83,10 @@ def build_app(services: Services) -> web.Application:
     health.register(app)
     account.register(app)
     storage.register(app)
+    channel.register(app)
+    notification.register(app)
+    if services.realtime is not None:
+        socket.register(app)
     return app
 
 

@@ -15,6 +15,8 @@ class Services:
     config: Config
     pool: Any = None
     sessions: Any = None  # kizuna.core.sessions.SessionStore
+    notifier: Any = None  # kizuna.core.notifications.Notifier
+    realtime: Any = None  # kizuna.realtime.service.RealtimeService
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,406 @@
+"""Chat: channel ids, message persistence and history.
+
+A channel is a stream (kizuna.core.streams). Its id is "<mode>.<subject>.<subcontext>.<label>":
+rooms are "2...<name>" (1-64 characters), direct messages "4.<smaller uid>.<larger uid>." and group
+channels "3.<group id>..". Persisted messages live in `message`, keyed by the channel's stream and
+ordered by (create_time, id); unused stream parts are stored as the nil UUID / ''.
+
+Who may do what (rules, as Nakama's):
+- anyone may join a room and read its history; a direct message needs an existing other user, and
+  only its two users may read its history;
+- only a message's sender may update or remove it, and only in the channel it was sent to (Nakama
+  does not check the channel; we do);
+- content is a JSON object, as a string.
+
+Delivering messages to the sockets on a channel is the realtime layer's job: these functions store
+and read, and return what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+import orjson
+
+from kizuna.core.errors import Code, KizunaError, invalid
+from kizuna.core.streams import CHANNEL, DM, GROUP, NIL_UUID, Stream
+
+# Message codes.
+CHAT = 0
+CHAT_UPDATE = 1
+CHAT_REMOVE = 2
+
+# Channel join types.
+TYPE_UNSPECIFIED = 0
+TYPE_ROOM = 1
+TYPE_DIRECT_MESSAGE = 2
+TYPE_GROUP = 3
+
+MAX_ROOM_NAME = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+INVALID_CURSOR = "Cursor is invalid or expired."
+INVALID_LIMIT = "Invalid limit - limit must be between 1 and 100."
+
+
+# -- channel ids ---------------------------------------------------------------------------------
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def channel_id(stream: Stream) -> str:
+    return f"{stream.mode}.{stream.subject}.{stream.subcontext}.{stream.label}"
+
+
+def parse_channel_id(value: Any) -> Stream | None:
+    """The stream a channel id names, or None if it is not a well-formed channel id."""
+    if not isinstance(value, str) or not value:
+        return None
+    parts = value.split(".", 3)
+    if len(parts) != 4:
+        return None
+    mode, subject, subcontext, label = parts
+    if mode == "2":
+        if subject or subcontext or not 1 <= len(label) <= MAX_ROOM_NAME:
+            return None
+        return Stream(CHANNEL, "", "", label)
+    if mode == "4":
+        if label:
+            return None
+        one, two = _uuid_or_none(subject), _uuid_or_none(subcontext)
+        if one is None or two is None:
+            return None
+        return Stream(DM, one, two, "")
+    if mode == "3":
+        if subcontext or label:
+            return None
+        group = _uuid_or_none(subject)
+        return None if group is None else Stream(GROUP, group, "", "")
+    return None
+
+
+def channel_names(stream: Stream) -> dict[str, str]:
+    """The fields that name a channel in messages and events: room_name, or the two user ids."""
+    if stream.mode == CHANNEL:
+        return {"room_name": stream.label}
+    if stream.mode == DM:
+        return {"user_id_one": stream.subject, "user_id_two": stream.subcontext}
+    if stream.mode == GROUP:
+        return {"group_id": stream.subject}
+    return {}
+
+
+def room_stream(name: Any) -> Stream:
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_ROOM_NAME:
+        raise invalid("Channel name is required and must be 1-64 chars")
+    if _CONTROL.search(name):
+        raise invalid("Channel name must not contain control chars")
+    return Stream(CHANNEL, "", "", name)
+
+
+def dm_stream(user_id: str, other: str) -> Stream:
+    one, two = sorted((user_id, other))
+    return Stream(DM, one, two, "")
+
+
+async def dm_target(pool: asyncpg.Pool, user_id: str, target: Any) -> str:
+    """The other user of a direct message, checked: a valid, existing user other than the caller."""
+    other = _uuid_or_none(target) if isinstance(target, str) else None
+    if other is None or other == NIL_UUID:
+        raise invalid("Invalid user ID in direct message join")
+    if other == user_id:
+        raise invalid("Cannot open direct message channel with self")
+    if not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", other):
+        raise invalid("User ID not found")
+    return other
+
+
+def check_content(content: Any) -> str:
+    """Message content: a JSON object encoded as a string (returned unchanged)."""
+    if isinstance(content, str):
+        try:
+            if isinstance(orjson.loads(content), dict):
+                if "\\u0000" in content:  # valid JSON, but PostgreSQL's jsonb cannot hold it
+                    raise invalid("Message content must not contain NUL characters")
+                return content
+        except orjson.JSONDecodeError:
+            pass
+    raise invalid("Message content must be a valid JSON object")
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    code: int
+    sender_id: str
+    username: str
+    content: str
+    create_time: datetime
+    update_time: datetime
+    persistent: bool
+
+
+def now() -> datetime:
+    """The current time at the database's precision (microseconds), UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _db_stream(stream: Stream) -> tuple[int, str, str, str]:
+    return stream.mode, stream.subject or NIL_UUID, stream.subcontext or NIL_UUID, stream.label
+
+
+_INSERT_MANY = """
+INSERT INTO message (id, code, sender_id, username, stream_mode, stream_subject, stream_descriptor,
+                     stream_label, content, create_time, update_time)
+SELECT id, code, sender_id, username, mode, subject, descriptor, label, content, t, t
+FROM unnest($1::uuid[], $2::smallint[], $3::uuid[], $4::text[], $5::smallint[], $6::uuid[],
+            $7::uuid[], $8::text[], $9::jsonb[], $10::timestamptz[])
+     AS m(id, code, sender_id, username, mode, subject, descriptor, label, content, t)
+"""
+
+
+class MessageWriter:
+    """Stores new chat messages with group commit.
+
+    A busy node sends thousands of messages a second; one INSERT (and one round trip) each would
+    make the database the bottleneck. Instead, messages arriving while a write is in flight wait
+    for the next one, and each write stores all of them in a single statement. Every caller still
+    returns only once its own message is stored, so acks keep meaning "persisted". If a batch
+    fails, its messages are retried one by one so that one bad row cannot sink the others.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, max_batch: int = 1000) -> None:
+        self.pool = pool
+        self.max_batch = max_batch
+        self._pending: list[tuple[tuple, asyncio.Future]] = []
+        self._writing = False
+
+    async def insert(self, m: Message, stream: Stream) -> None:
+        row = (m.id, m.code, m.sender_id, m.username, *_db_stream(stream), m.content, m.create_time)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((row, fut))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write())
+        await fut
+
+    async def _write(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[:self.max_batch]
+                del self._pending[:self.max_batch]
+                try:
+                    await self._store([row for row, _ in batch])
+                    results = [None] * len(batch)
+                except Exception as exc:  # noqa: BLE001 - reported to each waiting caller
+                    results = [exc] * len(batch) if len(batch) == 1 else \
+                        [await self._store_one(row) for row, _ in batch]
+                for (_, fut), err in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if err is None:
+                        fut.set_result(None)
+                    else:
+                        fut.set_exception(err)
+        finally:
+            self._writing = False
+
+    async def _store(self, rows: list[tuple]) -> None:
+        await self.pool.execute(_INSERT_MANY, *(list(col) for col in zip(*rows, strict=True)))
+
+    async def _store_one(self, row: tuple) -> Exception | None:
+        try:
+            await self._store([row])
+            return None
+        except Exception as exc:  # noqa: BLE001
+            return exc
+
+
+async def send_message(writer: MessageWriter | None, stream: Stream, sender_id: str,
+                       username: str, content: str, persist: bool) -> Message:
+    """A new chat message in a channel, stored when the sender joined with persistence."""
+    when = now()
+    message = Message(str(uuid.uuid4()), CHAT, sender_id, username, content, when, when, persist)
+    if persist and writer is not None:
+        try:
+            await writer.insert(message, stream)
+        except asyncpg.UntranslatableCharacterError:
+            raise invalid("Message content must not contain NUL characters") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            raise KizunaError(Code.INTERNAL,
+                              "Could not persist message to channel history") from None
+    return message
+
+
+async def update_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, sender_id: str,
+                         username: str, content: str, persist: bool) -> Message:
+    mid = _message_id(message_id)
+    when = now()
+    created = when
+    if persist:
+        try:
+            created = await pool.fetchval(
+                "UPDATE message SET content = $3::jsonb, username = $4, update_time = $5 "
+                "WHERE id = $1 AND sender_id = $2 AND stream_mode = $6 AND stream_subject = $7 "
+                "AND stream_descriptor = $8 AND stream_label = $9 RETURNING create_time",
+                mid, sender_id, content, username, when, *_db_stream(stream))
+        except asyncpg.UntranslatableCharacterError:
+            raise invalid("Message content must not contain NUL characters") from None
+        if created is None:
+            raise invalid("Could not find message to update in channel history")
+    return Message(mid, CHAT_UPDATE, sender_id, username, content, created, when, persist)
+
+
+async def remove_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, sender_id: str,
+                         username: str, persist: bool) -> Message:
+    mid = _message_id(message_id)
+    when = now()
+    created = when
+    if persist:
+        created = await pool.fetchval(
+            "DELETE FROM message WHERE id = $1 AND sender_id = $2 AND stream_mode = $3 "
+            "AND stream_subject = $4 AND stream_descriptor = $5 AND stream_label = $6 "
+            "RETURNING create_time", mid, sender_id, *_db_stream(stream))
+        if created is None:
+            raise invalid("Could not find message to remove in channel history")
+    return Message(mid, CHAT_REMOVE, sender_id, username, "{}", created, when, persist)
+
+
+def _message_id(value: Any) -> str:
+    mid = _uuid_or_none(value) if isinstance(value, str) else None
+    if mid is None:
+        raise invalid("Invalid message identifier")
+    return mid
+
+
+# -- history -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    stream: Stream
+    create_time_us: int
+    id: str
+    forward: bool
+    is_next: bool
+
+
+def _encode_cursor(c: _Cursor) -> str:
+    s = c.stream
+    raw = orjson.dumps([1, s.mode, s.subject, s.subcontext, s.label, c.create_time_us, c.id,
+                        c.forward, c.is_next])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(value: str) -> _Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        v, mode, subject, subcontext, label, us, mid, forward, is_next = orjson.loads(raw)
+        if v != 1 or not all(isinstance(x, str) for x in (subject, subcontext, label, mid)):
+            raise ValueError
+        return _Cursor(Stream(int(mode), subject, subcontext, label), int(us), str(uuid.UUID(mid)),
+                       bool(forward), bool(is_next))
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise invalid(INVALID_CURSOR) from None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
+
+
+def _micros(t: datetime) -> int:
+    return (t - _EPOCH) // _MICRO
+
+
+def _from_micros(us: int) -> datetime:
+    return _EPOCH + us * _MICRO
+
+
+@dataclass(frozen=True)
+class History:
+    messages: list[Message]
+    next_cursor: str | None
+    prev_cursor: str | None
+    cacheable_cursor: str | None
+
+
+_SELECT = ("SELECT id::text AS id, code, sender_id::text AS sender_id, username, content::text "
+           "AS content, create_time, update_time FROM message WHERE stream_mode = $1 "
+           "AND stream_subject = $2 AND stream_descriptor = $3 AND stream_label = $4")
+
+
+async def list_messages(pool: asyncpg.Pool, caller_id: str, stream: Stream, limit: int,
+                        forward: bool, cursor: str | None) -> History:
+    """One page of a channel's history, with Nakama's cursor semantics.
+
+    Without a cursor, forward lists from the oldest message, backward from the newest. A next
+    cursor continues in the listing's direction, a previous cursor goes back; both keep the
+    direction they were made for. The cacheable cursor lists, forward, what comes after the last
+    message returned: a client keeps it to fetch only new messages later.
+    """
+    if not 1 <= limit <= 100:
+        raise invalid(INVALID_LIMIT)
+    if stream.mode == DM and caller_id not in (stream.subject, stream.subcontext):
+        raise invalid("Channel not found.")
+    if stream.mode == GROUP:
+        raise invalid("Group not found.")  # groups come with a later release
+    incoming = None
+    if cursor:
+        incoming = _decode_cursor(cursor)
+        if incoming.forward != forward or incoming.stream != stream:
+            raise invalid(INVALID_CURSOR)
+
+    args: list[Any] = [*_db_stream(stream), limit + 1]
+    sql = _SELECT
+    if incoming is None:
+        ascending = forward
+    else:
+        ascending = forward == incoming.is_next
+        args += [_from_micros(incoming.create_time_us), incoming.id]
+        sql += " AND (create_time, id) > ($6, $7::uuid)" if ascending else \
+            " AND (create_time, id) < ($6, $7::uuid)"
+    sql += (" ORDER BY create_time ASC, id ASC" if ascending else
+            " ORDER BY create_time DESC, id DESC") + " LIMIT $5"
+    rows = await pool.fetch(sql, *args)
+
+    messages = [Message(r["id"], r["code"], r["sender_id"], r["username"], r["content"],
+                        r["create_time"], r["update_time"], True) for r in rows[:limit]]
+
+    def at(m: Message, *, fwd: bool, nxt: bool) -> _Cursor:
+        return _Cursor(stream, _micros(m.create_time), m.id, fwd, nxt)
+
+    next_c = at(messages[-1], fwd=forward, nxt=True) if len(rows) > limit else None
+    prev_c = at(messages[0], fwd=forward, nxt=False) if incoming is not None and messages else None
+    if incoming is not None and not incoming.is_next:
+        # A "previous page" was read in reverse: restore the listing's order and swap the cursors.
+        messages.reverse()
+        next_c, prev_c = prev_c, next_c
+        next_c = next_c and _Cursor(next_c.stream, next_c.create_time_us, next_c.id, forward, True)
+        prev_c = prev_c and _Cursor(prev_c.stream, prev_c.create_time_us, prev_c.id, forward, False)
+
+    cacheable = None
+    if messages:
+        cacheable = at(messages[-1], fwd=True, nxt=True)
+    elif incoming is not None:
+        cacheable = _Cursor(stream, incoming.create_time_us, incoming.id, True, True)
+
+    return History(messages,
+                   _encode_cursor(next_c) if next_c else None,
+                   _encode_cursor(prev_c) if prev_c else None,
+                   _encode_cursor(cacheable) if cacheable else None)

@@ -1,0 +1,199 @@
+"""Notifications: messages to one user, stored when persistent, pushed at once to online users.
+
+Any part of the server notifies users through a `Notifier` (one per node, in the services):
+`await notifier.send([NewNotification(...)])` stores the persistent ones in `notification` and hands
+all of them, grouped by user, to the delivery hook. The realtime layer installs that hook at
+start-up (`notifier.attach(...)`), so this module knows nothing of sockets; with no hook installed
+(no realtime layer), notifications are only stored.
+
+Listing is in (create_time, id) order with a cacheable cursor: a client keeps the cursor of its last
+page and later asks only for what came after it. Reserved (negative) codes are in CODE_*.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+import asyncpg
+import orjson
+
+from kizuna.core.errors import invalid
+from kizuna.core.streams import NIL_UUID
+
+log = logging.getLogger("kizuna.notifications")
+
+CODE_DM_REQUEST = -1
+CODE_FRIEND_REQUEST = -2
+CODE_FRIEND_ACCEPT = -3
+CODE_GROUP_ADD = -4
+CODE_GROUP_JOIN_REQUEST = -5
+CODE_FRIEND_JOIN_GAME = -6
+CODE_SINGLE_SOCKET = -7
+CODE_USER_BANNED = -8
+CODE_FRIEND_REMOVE = -9
+
+MAX_SUBJECT = 255
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    user_id: str
+    subject: str
+    content: str  # a JSON object, as text
+    code: int
+    sender_id: str  # "" when the server sent it
+    create_time: datetime
+    persistent: bool
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    user_id: str
+    subject: str
+    content: dict[str, Any] | str = field(default_factory=dict)
+    code: int = 0
+    sender_id: str = ""
+    persistent: bool = True
+
+
+# The delivery hook: called with one user's new notifications, on the event loop. It must not
+# block or raise; a user who is offline simply gets nothing.
+Delivery = Callable[[str, list[Notification]], None]
+
+
+def make(item: NewNotification, when: datetime | None = None) -> Notification:
+    """A notification ready to send: validated, with an id and a time."""
+    content = item.content
+    if isinstance(content, str):
+        try:
+            if not isinstance(orjson.loads(content), dict):
+                raise ValueError
+        except (ValueError, orjson.JSONDecodeError):
+            raise invalid("Notification content must be a JSON object.") from None
+    else:
+        content = orjson.dumps(content).decode()
+    if not item.subject or len(item.subject) > MAX_SUBJECT:
+        raise invalid("Notification subject must be 1-255 characters.")
+    if not -32768 <= item.code <= 32767:
+        raise invalid("Notification code out of range.")
+    return Notification(str(uuid.uuid4()), item.user_id, item.subject, content, item.code,
+                        "" if item.sender_id == NIL_UUID else item.sender_id,
+                        when or datetime.now(timezone.utc), item.persistent)
+
+
+class Notifier:
+    def __init__(self, pool: asyncpg.Pool | None) -> None:
+        self.pool = pool
+        self._delivery: Delivery | None = None
+
+    def attach(self, delivery: Delivery | None) -> None:
+        """Install (or, with None, remove) the hook that reaches online users."""
+        self._delivery = delivery
+
+    async def send(self, items: Iterable[NewNotification]) -> list[Notification]:
+        when = datetime.now(timezone.utc)
+        made = [make(i, when) for i in items]
+        stored = [n for n in made if n.persistent]
+        if stored and self.pool is not None:
+            await save(self.pool, stored)
+        delivery = self._delivery
+        if delivery is not None:
+            by_user: dict[str, list[Notification]] = {}
+            for n in made:
+                by_user.setdefault(n.user_id, []).append(n)
+            for user_id, ns in by_user.items():
+                try:
+                    delivery(user_id, ns)
+                except Exception:  # a delivery problem must not undo a stored notification
+                    log.exception("notification delivery failed", extra={"user_id": user_id})
+        return made
+
+
+async def save(pool: asyncpg.Pool, notifications: list[Notification]) -> None:
+    await pool.execute(
+        "INSERT INTO notification (id, user_id, subject, content, code, sender_id, create_time) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::smallint[], "
+        "$6::uuid[], $7::timestamptz[])",
+        [n.id for n in notifications], [n.user_id for n in notifications],
+        [n.subject for n in notifications], [n.content for n in notifications],
+        [n.code for n in notifications], [n.sender_id or NIL_UUID for n in notifications],
+        [n.create_time for n in notifications])
+
+
+# -- listing and deleting ------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
+MALFORMED_CURSOR = "Malformed cursor was used."
+
+
+def _encode_cursor(create_time: datetime | None, nid: str | None) -> str:
+    raw = b"" if nid is None else f"{(create_time - _EPOCH) // _MICRO}:{nid}".encode()
+    return base64.urlsafe_b64encode(b"n1;" + raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(b"n1;"):
+            raise ValueError
+        body = raw[3:].decode()
+        if not body:
+            return None
+        us, nid = body.split(":", 1)
+        return _EPOCH + int(us) * _MICRO, str(uuid.UUID(nid))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid(MALFORMED_CURSOR) from None
+
+
+async def list_notifications(pool: asyncpg.Pool, user_id: str, limit: int,
+                             cacheable_cursor: str | None) -> tuple[list[Notification], str]:
+    """One page of a user's notifications, oldest first, and the cursor to continue from.
+
+    The cursor is always given: after the last notification returned, or the one passed in when
+    nothing new is there, or a "from the start" cursor for an empty inbox.
+    """
+    if not 1 <= limit <= 100:
+        raise invalid("Invalid limit - limit must be between 1 and 100.")
+    after = _decode_cursor(cacheable_cursor) if cacheable_cursor else None
+    if after is None:
+        rows = await pool.fetch(
+            "SELECT id::text AS id, subject, content::text AS content, code, sender_id::text AS "
+            "sender_id, create_time FROM notification WHERE user_id = $1 "
+            "ORDER BY create_time, id LIMIT $2", user_id, limit)
+    else:
+        rows = await pool.fetch(
+            "SELECT id::text AS id, subject, content::text AS content, code, sender_id::text AS "
+            "sender_id, create_time FROM notification WHERE user_id = $1 "
+            "AND (create_time, id) > ($3, $4::uuid) ORDER BY create_time, id LIMIT $2",
+            user_id, limit, after[0], after[1])
+    items = [Notification(r["id"], user_id, r["subject"], r["content"], r["code"],
+                          "" if r["sender_id"] == NIL_UUID else r["sender_id"], r["create_time"],
+                          True) for r in rows]
+    if items:
+        cursor = _encode_cursor(items[-1].create_time, items[-1].id)
+    elif cacheable_cursor:
+        cursor = cacheable_cursor
+    else:
+        cursor = _encode_cursor(None, None)
+    return items, cursor
+
+
+async def delete_notifications(pool: asyncpg.Pool, user_id: str, ids: list[str]) -> None:
+    """Delete some of the user's own notifications; ids that are not UUIDs match nothing."""
+    valid = []
+    for i in ids:
+        try:
+            valid.append(str(uuid.UUID(i)))
+        except ValueError:
+            continue
+    if valid:
+        await pool.execute("DELETE FROM notification WHERE user_id = $1 AND id = ANY($2::uuid[])",
+                           user_id, valid)
