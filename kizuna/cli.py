@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 import urllib.error
 import urllib.request
 from typing import Any, Awaitable, Callable
@@ -30,7 +31,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 CONFIG_FLAGS = {"ignore_unknown_options": True, "allow_extra_args": True,
                 "help_option_names": ["-h", "--help"]}
-SUBCOMMANDS = {"server", "migrate", "healthcheck", "version", "--version", "-h", "--help", "help"}
+SUBCOMMANDS = {"server", "migrate", "healthcheck", "backup", "restore", "upgrade", "version", "--version", "-h", "--help", "help"}
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -102,7 +103,7 @@ def _migrate_options(fn: Callable) -> Callable:
 
 
 def _run(ctx: click.Context, opts: dict[str, Any], create: bool,
-         body: Callable[[Any], Awaitable[Any]]) -> Any:
+         body: Callable[[Any], Awaitable[Any]], auto_backup: bool = False) -> Any:
     """Resolve config and database, open the migrator connection, run `body(engine)`."""
     cfg, _ = load_config(ctx.args)
     logs.setup("warn", "text")
@@ -136,6 +137,12 @@ def _run(ctx: click.Context, opts: dict[str, Any], create: bool,
                 lock_timeout_ms=opts["lock_timeout"] or cfg.database.lock_timeout_ms,
                 retries=opts["lock_retries"], lock_wait_sec=opts["lock_wait"]),
                 SilentReporter() if as_json else ConsoleReporter(out))
+            if auto_backup and not opts.get("no_backup"):
+                from kizuna.ops.backup import auto_backup_hook
+                engine.before_change = auto_backup_hook(
+                    conn, directory=cfg.backup.dir, retention=cfg.backup.retention,
+                    migrations=migrations, version=__version__,
+                    say=(lambda text: None) if as_json else (lambda text: out.print(escape(text))))
             return await body(engine, migrations, addr)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise connection_lost(exc, f"`kizuna migrate {ctx.info_name}`") from None
@@ -151,7 +158,8 @@ def _run(ctx: click.Context, opts: dict[str, Any], create: bool,
             print(orjson.dumps({"ok": False, "error": msg, "hint": hint or None,
                                 **getattr(exc, "data", {})}, option=orjson.OPT_INDENT_2).decode())
         else:
-            err.print(f"[red]kizuna migrate: {escape(msg)}[/]")
+            where = "migrate" if ctx.parent is not None and ctx.parent.info_name == "migrate" else ctx.info_name
+            err.print(f"[red]kizuna {where}: {escape(msg)}[/]")
             if hint:
                 err.print(escape(hint))
         sys.exit(EXIT_FAILURE)
@@ -174,6 +182,7 @@ def _emit_json(doc: Any) -> None:
 @migrate.command(context_settings=CONFIG_FLAGS)
 @click.option("--limit", type=int, default=None, help="Apply at most N migrations (0 or -1: all).")
 @click.option("--to", "to", default=None, help="Apply up to and including this migration id.")
+@click.option("--no-backup", is_flag=True, help="Do not back up the database first.")
 @_migrate_options
 def up(ctx: click.Context, limit: int | None, to: str | None, **opts: Any) -> None:
     """Apply pending migrations."""
@@ -183,7 +192,7 @@ def up(ctx: click.Context, limit: int | None, to: str | None, **opts: Any) -> No
         done = await engine.up(limit=limit, to=to)
         st = await engine.status()
         return done, st
-    done, st = _run(ctx, opts, True, body)
+    done, st = _run(ctx, opts, True, body, auto_backup=True)
     if opts["as_json"]:
         _emit_json({"ok": True, "applied": done, "current": st.current, "head": st.head})
     elif done:
@@ -197,6 +206,7 @@ def up(ctx: click.Context, limit: int | None, to: str | None, **opts: Any) -> No
 @click.option("--to", "to", default=None,
               help="Revert every migration after this id (it stays applied); 'zero' reverts all.")
 @click.option("--force", is_flag=True, help="Revert even when that destroys data (lossy or irreversible).")
+@click.option("--no-backup", is_flag=True, help="Do not back up the database first.")
 @_migrate_options
 def down(ctx: click.Context, limit: int, to: str | None, force: bool, **opts: Any) -> None:
     """Revert applied migrations (one by default)."""
@@ -205,7 +215,7 @@ def down(ctx: click.Context, limit: int, to: str | None, force: bool, **opts: An
             return [], None
         done = await engine.down(limit=limit, to=to, force=force)
         return done, await engine.status()
-    done, st = _run(ctx, opts, False, body)
+    done, st = _run(ctx, opts, False, body, auto_backup=True)
     current = st.current if st else None
     if opts["as_json"]:
         _emit_json({"ok": True, "reverted": done, "current": current})
@@ -218,6 +228,7 @@ def down(ctx: click.Context, limit: int, to: str | None, force: bool, **opts: An
 @migrate.command(context_settings=CONFIG_FLAGS)
 @click.option("--force", is_flag=True, help="Redo even when the down step destroys data.")
 @click.option("--limit", type=int, default=None, hidden=True)
+@click.option("--no-backup", is_flag=True, help="Do not back up the database first.")
 @_migrate_options
 def redo(ctx: click.Context, force: bool, limit: int | None, **opts: Any) -> None:
     """Revert the last applied migration and apply it again."""
@@ -228,7 +239,7 @@ def redo(ctx: click.Context, force: bool, limit: int | None, **opts: Any) -> Non
         if engine is None:
             return None
         return await engine.redo(force=force)
-    mid = _run(ctx, opts, False, body)
+    mid = _run(ctx, opts, False, body, auto_backup=True)
     if opts["as_json"]:
         _emit_json({"ok": True, "redone": mid})
     else:
@@ -376,6 +387,187 @@ def verify(ctx: click.Context, **opts: Any) -> None:
                   f"no drift, no invalid indexes[/]"
                   + (f" ({len(st.pending)} pending)" if st.pending else ""))
     sys.exit(EXIT_FAILURE if problems else 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# backup / restore
+# ----------------------------------------------------------------------------------------------
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=False)
+
+
+def _progress_callback(bar):
+    tasks: dict[str, int] = {}
+
+    def update(table: str, done: int, total: int) -> None:
+        if total == 0 and done == 0:
+            total = done = 1  # an empty table is complete, not stuck at 0/1
+        if table not in tasks:
+            tasks[table] = bar.add_task(table, total=max(total, 1))
+        bar.update(tasks[table], completed=done, total=max(total, done, 1))
+    return update
+
+
+@cli.command(context_settings=CONFIG_FLAGS)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Archive to write (default: <backup.dir>/kizuna-<time>-<schema>.kzb).")
+@_migrate_options
+def backup(ctx: click.Context, out_path: str | None, **opts: Any) -> None:
+    """Write a consistent, compressed, checksummed snapshot of all of Kizuna's data."""
+    from datetime import datetime, timezone
+
+    from kizuna.ops import backup as ops
+
+    async def body(engine, migrations, addr):
+        if engine is None:
+            raise ops.BackupError(f"database {addr.database!r} does not exist at {addr.display()}")
+        known = [m.id for m in migrations]
+        head = await ops.schema_head(engine.conn, known)
+        cfg, _ = load_config(ctx.args)
+        path = out_path or str(Path(cfg.backup.dir) / (
+            f"kizuna-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{head or 'empty'}.kzb"))
+        if opts["as_json"]:
+            return await ops.backup(engine.conn, path, kizuna_version=__version__,
+                                    known_migrations=known)
+        with _progress_bar() as bar:
+            return await ops.backup(engine.conn, path, kizuna_version=__version__,
+                                    known_migrations=known, progress=_progress_callback(bar))
+    summary = _run(ctx, opts, False, body)
+    if opts["as_json"]:
+        _emit_json({"ok": True, **summary.to_json()})
+    else:
+        out.print(f"[green]backup written:[/] {escape(summary.path)}")
+        out.print(f"  {summary.tables} tables, {summary.rows} rows, {_size(summary.bytes_raw)} of "
+                  f"data ({_size(summary.bytes_file)} compressed) in {summary.seconds:.1f}s; "
+                  f"schema {escape(summary.schema_head or 'none')}, Kizuna {summary.kizuna_version}, "
+                  f"sha256 {summary.sha256[:16]}")
+
+
+@cli.command(context_settings=CONFIG_FLAGS)
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Restore into a non-empty database, dropping what it holds.")
+@click.option("--no-migrate", is_flag=True,
+              help="Leave the schema as the archive had it (to run the release that wrote it); "
+                   "by default the restored database is migrated up to this release.")
+@_migrate_options
+def restore(ctx: click.Context, archive: str, force: bool, no_migrate: bool, **opts: Any) -> None:
+    """Restore an archive written by `kizuna backup` into an empty database, then migrate up."""
+    from kizuna.ops import backup as ops
+
+    from kizuna.migrate import loader
+    from kizuna.migrate.errors import MigrateError
+
+    try:
+        # Before touching (or creating) any database: every checksum, and a schema this
+        # release can build.
+        verified = ops.inspect(archive)
+        ops.check_schema(verified, [m.id for m in loader.load(opts.get("migrations_dir"))])
+    except MigrateError as exc:
+        if opts["as_json"]:
+            _emit_json({"ok": False, "error": exc.message, "hint": exc.hint or None})
+        else:
+            err.print(f"[red]kizuna restore: {escape(exc.message)}[/]")
+            if exc.hint:
+                err.print(escape(exc.hint))
+            err.print("Nothing was changed.")
+        sys.exit(EXIT_FAILURE)
+    if not opts["as_json"]:
+        h = verified.header
+        out.print(f"archive {escape(archive)}: Kizuna {h.get('kizuna_version')}, schema "
+                  f"{escape(str(h.get('schema_head')))}, {verified.trailer.get('rows')} rows, "
+                  f"taken {h.get('created_at')}; checksums verified")
+
+    async def body(engine, migrations, addr):
+        if opts["as_json"]:
+            return await ops.restore(engine.conn, verified, engine, force=force,
+                                     migrate_after=not no_migrate)
+        with _progress_bar() as bar:
+            return await ops.restore(engine.conn, verified, engine, force=force,
+                                     migrate_after=not no_migrate,
+                                     progress=_progress_callback(bar))
+    result = _run(ctx, opts, True, body)
+    total = sum(result["restored_rows"].values())
+    if opts["as_json"]:
+        _emit_json({"ok": True, "archive": archive, "rows": total, **result})
+    else:
+        out.print(f"[green]restored {total} rows into {len(result['restored_rows'])} tables; row counts "
+                  f"match the archive[/]")
+        if result["migrated_after"]:
+            out.print(f"then applied {len(result['migrated_after'])} newer migration(s): "
+                      f"{', '.join(result['migrated_after'])}")
+
+
+# ----------------------------------------------------------------------------------------------
+# upgrade
+# ----------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def upgrade() -> None:
+    """Plan an upgrade of a database to this release."""
+
+
+@upgrade.command("plan", context_settings=CONFIG_FLAGS)
+@_migrate_options
+def upgrade_plan(ctx: click.Context, **opts: Any) -> None:
+    """What upgrading the database to this release involves; changes nothing."""
+    from kizuna.ops import upgrade as ops
+    from kizuna.release import manifest
+
+    cfg, _ = load_config(ctx.args)
+
+    async def body(engine, migrations, addr):
+        return await ops.plan(engine, manifest(), database=addr.display(),
+                              backup_dir=cfg.backup.dir)
+    doc = _run(ctx, opts, False, body)
+    if opts["as_json"]:
+        _emit_json({"ok": True, **doc})
+        return
+    _print_upgrade_plan(doc)
+
+
+def _print_upgrade_plan(doc: dict) -> None:
+    out.print(f"[bold]Upgrade of {escape(doc['database'])} to Kizuna {doc['release']}[/] "
+              f"(schema {escape(doc['target_schema'])})")
+    out.print(f"state: {doc['state']}; current schema {escape(str(doc.get('current_schema')))}; "
+              f"applied by release(s) {', '.join(doc.get('running_releases') or []) or 'none'}")
+    if doc.get("blocked_by"):
+        out.print(f"[red]blocked: {escape(doc['blocked_by'])}[/]")
+        return
+    out.print(f"path: {' → '.join(doc.get('path') or [])}"
+              + (f"; required stops: {', '.join(doc['required_stops'])}" if doc.get("required_stops") else ""))
+    for step in doc.get("steps", []):
+        out.print(f"  {escape(step['id'])} \\[{step['phase']}, "
+                  f"{'transactional' if step['transactional'] else 'no-transaction'}] "
+                  f"→ [{_VERDICT_STYLE.get(step['verdict'], '')}]{step['verdict']}[/]")
+        for f in step["findings"]:
+            if f["verdict"] == "online":
+                continue
+            size = ""
+            if f.get("table_rows") is not None:
+                size = f" ({f['table']}: {f['table_rows']} rows, {_size(f['table_bytes'] or 0)})"
+            out.print(f"      {f['verdict']}: {escape(f['message'])}{escape(size)}")
+    if doc["state"] == "fresh install":
+        out.print(f"{len(doc['pending'])} migration(s) will create the schema")
+    serve = doc["old_nodes_can_serve"]
+    out.print(f"old nodes keep serving: {'[green]yes' if serve['answer'] else '[red]no'}[/] — {escape(serve['why'])}")
+    down = doc["downgrade"]
+    out.print(f"downgrade lossless: {'[green]yes' if down['lossless'] else '[yellow]no'}[/]")
+    for d in down["details"]:
+        out.print(f"   {escape(d)}")
+    b = doc["backup"]
+    if b["taken"]:
+        out.print(f"backup: `migrate up` first writes ~{_size(b['database_bytes'])} (before compression) "
+                  f"to {escape(b['directory'])}")
+    else:
+        out.print(f"backup: none needed ({escape(b['why'])})")
+    clients = ", ".join(f"{k} {' '.join(v)}" for k, v in doc.get("clients_tested", {}).items())
+    out.print(f"clients tested with this release: {clients}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -173,6 +173,14 @@ class PartyConfig:
 
 
 @dataclass
+class BackupConfig:
+    # Where `migrate up/down` put their automatic backups; empty: <data_dir>/backups.
+    dir: str = _f("")
+    # How many automatic backups to keep (older ones are deleted); 0 keeps all.
+    retention: int = _f(5, min=0)
+
+
+@dataclass
 class Config:
     name: str = _f("kizuna")
     data_dir: str = _f("")
@@ -189,6 +197,7 @@ class Config:
     leaderboard: LeaderboardConfig = field(default_factory=LeaderboardConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     party: PartyConfig = field(default_factory=PartyConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
 
     # Filled by load(): warnings for the operator (insecure defaults, ignored keys).
     warnings: list[str] = field(default_factory=list, metadata={"internal": True})
@@ -487,6 +496,8 @@ def _finish(cfg: Config, cwd: Path) -> None:
     cfg.data_dir = str((cwd / Path(cfg.data_dir).expanduser()).resolve())
     if not cfg.runtime.path:
         cfg.runtime.path = str(Path(cfg.data_dir) / "modules")
+    if not cfg.backup.dir:
+        cfg.backup.dir = str(Path(cfg.data_dir) / "backups")
     validate(cfg)
 
 

@@ -1,10 +1,25 @@
-"""Liveness, as Nakama: `GET /` is 200 with an empty body, `GET /healthcheck` is `{}`."""
+"""Liveness and version.
+
+As Nakama: `GET /` is 200 with an empty body, `GET /healthcheck` is `{}` (clients and load
+balancers rely on both staying exactly so). Kizuna adds what Nakama lacks for operators checking
+an upgrade: a `Kizuna-Version` header on every response and `GET /kizuna/version`, with the node
+name, version, commit, schema and uptime.
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
+
 from aiohttp import web
 
+from kizuna.api.app_keys import SERVICES
 from kizuna.api.codec import json_response
+from kizuna.migrate import loader
+from kizuna.ops.backup import schema_head
+from kizuna.version import __version__, commit, full_version
+
+VERSION_HEADER = "Kizuna-Version"
 
 
 async def root(request: web.Request) -> web.Response:
@@ -15,6 +30,31 @@ async def healthcheck(request: web.Request) -> web.Response:
     return json_response({})
 
 
+def _version_handler(started: float, started_at: str):
+    known = [m.id for m in loader.load()]
+
+    async def version(request: web.Request) -> web.Response:
+        services = request.app[SERVICES]
+        schema = None
+        if services.pool is not None:
+            async with services.pool.acquire() as conn:
+                schema = await schema_head(conn, known)
+        return json_response({
+            "node": services.config.name, "version": __version__, "commit": commit(),
+            "schema": schema, "started_at": started_at,
+            "uptime_sec": int(time.monotonic() - started),
+        })
+    return version
+
+
+async def _version_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[VERSION_HEADER] = full_version()
+
+
 def register(app: web.Application) -> None:
+    started = time.monotonic()
+    started_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     app.router.add_get("/", root, allow_head=False)
     app.router.add_get("/healthcheck", healthcheck, allow_head=False)
+    app.router.add_get("/kizuna/version", _version_handler(started, started_at), allow_head=False)
+    app.on_response_prepare.append(_version_header)

@@ -168,6 +168,10 @@ class Engine:
         self.opts = opts
         self.rep: Reporter = reporter or SilentReporter()
         self.key = lock.lock_key(opts.namespace)
+        # Called under the lock before the schema changes, with the direction and the
+        # migrations about to run; returns the path of the backup it took (or None).
+        self.before_change: Callable[[str, list[Migration]], Awaitable[str | None]] | None = None
+        self.backup_path: str | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -241,13 +245,35 @@ class Engine:
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 pass  # the lock goes with the connection anyway
 
+    async def locked(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run `fn` holding the cluster lock (re-entrant: up/down inside it are fine)."""
+        return await self._locked(fn)
+
+    async def _backup_first(self, direction: str, targets: list[Migration],
+                            applied: dict[str, Applied]) -> None:
+        if self.before_change is not None and targets and applied:
+            self.backup_path = await self.before_change(direction, targets)
+
+    async def _with_backup_hint(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await fn()
+        except MigrateError as exc:
+            if self.backup_path:
+                exc.hint = (exc.hint + "\n" if exc.hint else "") + (
+                    f"A backup was taken before this run: {self.backup_path}. To return to it: "
+                    f"`kizuna restore {self.backup_path} --force --no-migrate` (with the same "
+                    f"database flags), then run the previous release.")
+            raise
+
     async def up(self, limit: int | None = None, to: str | None = None) -> list[str]:
         async def run() -> list[str]:
             applied = await journal.read(self.conn)
             self._check_up(compute_status(self.migrations, applied))
             done: list[str] = []
             highest = max((m.number for m in self.migrations if m.id in applied), default=-1)
-            for m in self._select_up(applied, limit, to):
+            targets = self._select_up(applied, limit, to)
+            await self._backup_first("up", targets, applied)
+            for m in targets:
                 a = applied.get(m.id)
                 if a is None and m.number < highest:
                     self.rep.note(f"{m.id} is older than migrations already applied: applying it "
@@ -255,7 +281,7 @@ class Engine:
                 await self._apply(m, "up", a.statements_done if a else 0, a is not None)
                 done.append(m.id)
             return done
-        return await self._locked(run)
+        return await self._locked(lambda: self._with_backup_hint(run))
 
     async def down(self, limit: int | None = 1, to: str | None = None, force: bool = False) -> list[str]:
         async def run() -> list[str]:
@@ -263,6 +289,7 @@ class Engine:
             self._check_down(compute_status(self.migrations, applied))
             targets = self._select_down(applied, limit, to)
             await self._refuse_losses(targets, force)
+            await self._backup_first("down", targets, applied)
             done: list[str] = []
             for m in targets:
                 a = applied[m.id]
@@ -270,7 +297,7 @@ class Engine:
                 await self._apply(m, "down", a.statements_done if partial else 0, partial)
                 done.append(m.id)
             return done
-        return await self._locked(run)
+        return await self._locked(lambda: self._with_backup_hint(run))
 
     async def redo(self, force: bool = False) -> str | None:
         async def run() -> str | None:
@@ -283,10 +310,11 @@ class Engine:
                 return None
             m = targets[0]
             await self._refuse_losses(targets, force)
+            await self._backup_first("redo", targets, applied)
             await self._apply(m, "down", 0, False)
             await self._apply(m, "up", 0, False)
             return m.id
-        return await self._locked(run)
+        return await self._locked(lambda: self._with_backup_hint(run))
 
     # -- selection and refusals ----------------------------------------------------------------
 

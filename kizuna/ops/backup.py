@@ -1,0 +1,511 @@
+"""Backup and restore: a consistent, compressed, checksummed snapshot of all of Kizuna's data.
+
+Format (version 1): a gzip stream holding a magic line and then frames of
+`type (1 byte) | length (4 bytes, big endian) | payload`:
+
+- `H` header (JSON): Kizuna version, schema head, creation time, tables with columns, sequences
+- `T` table start (JSON), then `D` chunks of PostgreSQL COPY text, then `E` table end (JSON with
+  the row count and the SHA-256 of the table's COPY data)
+- `Z` trailer (JSON): totals and the SHA-256 of every byte of every frame before it.
+
+Every table is copied inside one REPEATABLE READ, READ ONLY transaction, so concurrent game
+traffic cannot tear the snapshot; data is streamed (COPY) so memory stays constant however big a
+table is. COPY text is portable across PostgreSQL versions (embedded 16 ↔ server 15).
+
+Restore reads the archive twice: first to verify framing and every checksum (a corrupt or truncated
+archive is refused before the database is touched), then to load it: the schema is built by
+running this release's migrations up to the archive's schema head, the rows are loaded in one
+transaction with row counts checked before it commits, and the schema is then migrated up to this
+release's head.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import struct
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator
+
+import asyncpg
+
+from kizuna.migrate.errors import MigrateError
+
+MAGIC = b"KIZUNA-BACKUP 1\n"
+FORMAT = 1
+CHUNK = 1 << 20
+_FRAME = struct.Struct(">cI")
+
+
+class BackupError(MigrateError):
+    """A backup or restore problem, worded for the operator."""
+
+
+@dataclass
+class TableInfo:
+    name: str
+    columns: list[str]
+    rows: int = 0
+    sha256: str = ""
+
+
+@dataclass
+class Summary:
+    path: str
+    tables: int
+    rows: int
+    bytes_raw: int
+    bytes_file: int
+    seconds: float
+    schema_head: str | None
+    kizuna_version: str
+    sha256: str
+    per_table: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "tables": self.tables, "rows": self.rows,
+                "bytes_raw": self.bytes_raw, "bytes_file": self.bytes_file,
+                "seconds": round(self.seconds, 3), "schema_head": self.schema_head,
+                "kizuna_version": self.kizuna_version, "sha256": self.sha256,
+                "per_table": self.per_table}
+
+
+Progress = Callable[[str, int, int], None]  # (table, rows done, rows estimated)
+
+
+# -- catalog helpers -----------------------------------------------------------------------------
+
+
+async def list_tables(conn: asyncpg.Connection) -> list[TableInfo]:
+    """Tables of the current schema, parents before children (foreign keys)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.relname AS name,
+               array_agg(a.attname ORDER BY a.attnum) AS columns
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             AND a.attgenerated = ''
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+        GROUP BY c.relname ORDER BY c.relname
+        """)
+    deps = await conn.fetch(
+        """
+        SELECT child.relname AS child, parent.relname AS parent
+        FROM pg_constraint k
+        JOIN pg_class child ON child.oid = k.conrelid
+        JOIN pg_class parent ON parent.oid = k.confrelid
+        JOIN pg_namespace n ON n.oid = child.relnamespace
+        WHERE k.contype = 'f' AND n.nspname = current_schema() AND child.oid <> parent.oid
+        """)
+    tables = {r["name"]: TableInfo(r["name"], list(r["columns"])) for r in rows}
+    parents: dict[str, set[str]] = {name: set() for name in tables}
+    for d in deps:
+        if d["child"] in parents and d["parent"] in tables:
+            parents[d["child"]].add(d["parent"])
+    ordered: list[TableInfo] = []
+    done: set[str] = set()
+    while len(ordered) < len(tables):
+        ready = sorted(n for n in tables if n not in done and parents[n] <= done)
+        if not ready:  # a cycle: fall back to name order for the rest
+            ready = sorted(n for n in tables if n not in done)
+        for n in ready:
+            ordered.append(tables[n])
+            done.add(n)
+    return ordered
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _sequences(conn: asyncpg.Connection) -> dict[str, int | None]:
+    rows = await conn.fetch(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = current_schema()")
+    return {r["sequencename"]: r["last_value"] for r in rows}
+
+
+async def _estimates(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch(
+        "SELECT c.relname, greatest(c.reltuples, 0)::bigint AS n FROM pg_class c "
+        "JOIN pg_namespace ns ON ns.oid = c.relnamespace "
+        "WHERE ns.nspname = current_schema() AND c.relkind IN ('r', 'p')")
+    return {r["relname"]: r["n"] for r in rows}
+
+
+async def schema_head(conn: asyncpg.Connection, known: list[str]) -> str | None:
+    """The last applied migration this release knows (in file order)."""
+    if not await conn.fetchval("SELECT to_regclass('kizuna_migration') IS NOT NULL"):
+        return None
+    applied = {r["id"] for r in await conn.fetch(
+        "SELECT id FROM kizuna_migration WHERE state = 'applied'")}
+    head = None
+    for mid in known:
+        if mid in applied:
+            head = mid
+    unknown = applied - set(known)
+    if unknown:
+        return sorted(unknown)[-1]
+    return head
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, fh) -> None:
+        self.fh = fh
+        self.digest = hashlib.sha256()
+        self.raw = 0
+
+    def frame(self, kind: bytes, payload: bytes) -> None:
+        head = _FRAME.pack(kind, len(payload))
+        self.digest.update(head)
+        self.digest.update(payload)
+        self.fh.write(head)
+        self.fh.write(payload)
+        self.raw += len(payload)
+
+    def json(self, kind: bytes, doc: Any) -> None:
+        self.frame(kind, json.dumps(doc, default=str, separators=(",", ":")).encode())
+
+
+async def backup(conn: asyncpg.Connection, path: str | Path, *, kizuna_version: str,
+                 known_migrations: list[str], progress: Progress | None = None) -> Summary:
+    """Write a snapshot of the current schema's tables to `path` (atomically: a temp file that
+    is renamed when complete)."""
+    started = time.monotonic()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    per_table: dict[str, int] = {}
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            tables = await list_tables(conn)
+            head = await schema_head(conn, known_migrations)
+            estimates = await _estimates(conn)
+            sequences = await _sequences(conn)
+            with gzip.open(tmp, "wb", compresslevel=3) as fh:
+                fh.write(MAGIC)
+                w = _Writer(fh)
+                w.json(b"H", {
+                    "format": FORMAT, "kizuna_version": kizuna_version, "schema_head": head,
+                    "created_at": datetime.now(timezone.utc).isoformat(),
+                    "database": await conn.fetchval("SELECT current_database()"),
+                    "server_version": await conn.fetchval("SHOW server_version"),
+                    "tables": [{"name": t.name, "columns": t.columns} for t in tables],
+                    "sequences": sequences,
+                })
+                for t in tables:
+                    w.json(b"T", {"name": t.name, "columns": t.columns})
+                    digest = hashlib.sha256()
+                    rows = 0
+                    estimate = estimates.get(t.name, 0)
+
+                    async def sink(chunk: bytes, t: TableInfo = t, digest=digest) -> None:
+                        nonlocal rows
+                        digest.update(chunk)
+                        rows += chunk.count(b"\n")
+                        for i in range(0, len(chunk), CHUNK):
+                            w.frame(b"D", chunk[i:i + CHUNK])
+                        if progress:
+                            progress(t.name, rows, max(estimate, rows))
+
+                    cols = ", ".join(_ident(c) for c in t.columns)
+                    await conn.copy_from_query(f"SELECT {cols} FROM {_ident(t.name)}",
+                                               output=sink, format="text")
+                    t.rows, t.sha256 = rows, digest.hexdigest()
+                    per_table[t.name] = rows
+                    if progress:
+                        progress(t.name, rows, rows)
+                    w.json(b"E", {"name": t.name, "rows": rows, "sha256": t.sha256})
+                total = sum(per_table.values())
+                overall = w.digest.hexdigest()
+                w.json(b"Z", {"tables": len(tables), "rows": total, "bytes": w.raw,
+                              "sha256": overall})
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Summary(str(path), len(tables), total, w.raw, path.stat().st_size,
+                   time.monotonic() - started, head, kizuna_version, overall, per_table)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Archive:
+    path: str
+    header: dict[str, Any]
+    tables: dict[str, dict[str, Any]]  # name -> {"rows", "sha256"}
+    trailer: dict[str, Any]
+
+
+def _read(fh, length: int) -> bytes:
+    """Up to `length` bytes, read a chunk at a time: a damaged length field (up to 4 GiB) must
+    not make the reader allocate it up front."""
+    if length <= CHUNK:
+        return fh.read(length)
+    parts: list[bytes] = []
+    left = length
+    while left:
+        part = fh.read(min(left, CHUNK))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _frames(path: str | Path) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(kind, payload, raw frame header) from an archive; raises BackupError when damaged."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            if fh.read(len(MAGIC)) != MAGIC:
+                raise BackupError(f"{path} is not a Kizuna backup (bad magic)")
+            while True:
+                head = fh.read(_FRAME.size)
+                if not head:
+                    return
+                if len(head) < _FRAME.size:
+                    raise BackupError(f"{path} is truncated (in a frame header)")
+                kind, length = _FRAME.unpack(head)
+                payload = _read(fh, length)
+                if len(payload) < length:
+                    raise BackupError(f"{path} is truncated (in a {kind.decode(errors='replace')} frame)")
+                yield kind, payload, head
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise BackupError(f"{path}: no such file") from None
+        raise BackupError(f"{path} is corrupt or truncated: {exc}") from None
+
+
+def inspect(path: str | Path) -> Archive:
+    """Read the whole archive and verify every checksum; nothing is loaded anywhere."""
+    digest = hashlib.sha256()
+    header: dict[str, Any] | None = None
+    tables: dict[str, dict[str, Any]] = {}
+    trailer: dict[str, Any] | None = None
+    current: str | None = None
+    tdigest = hashlib.sha256()
+    trows = 0
+    for kind, payload, head in _frames(path):
+        if trailer is not None:
+            raise BackupError(f"{path} has data after its trailer")
+        if kind == b"Z":
+            trailer = _load(path, payload)
+            if trailer.get("sha256") != digest.hexdigest():
+                raise BackupError(f"{path} is corrupt: content checksum mismatch "
+                                  f"(recorded {trailer.get('sha256')}, computed {digest.hexdigest()})")
+            continue
+        digest.update(head)
+        digest.update(payload)
+        if kind == b"H":
+            header = _load(path, payload)
+            if header.get("format") != FORMAT:
+                raise BackupError(f"{path} has format {header.get('format')}, this release reads {FORMAT}")
+        elif kind == b"T":
+            current = _load(path, payload)["name"]
+            tdigest, trows = hashlib.sha256(), 0
+        elif kind == b"D":
+            if current is None:
+                raise BackupError(f"{path} is corrupt: data outside a table")
+            tdigest.update(payload)
+            trows += payload.count(b"\n")
+        elif kind == b"E":
+            end = _load(path, payload)
+            if end.get("name") != current:
+                raise BackupError(f"{path} is corrupt: table frames out of order")
+            if end.get("rows") != trows or end.get("sha256") != tdigest.hexdigest():
+                raise BackupError(f"{path} is corrupt: table {current} does not match its checksum")
+            tables[current] = {"rows": trows, "sha256": end["sha256"]}
+            current = None
+        else:
+            raise BackupError(f"{path} is corrupt: unknown frame {kind!r}")
+    if header is None:
+        raise BackupError(f"{path} is corrupt: no header")
+    if trailer is None:
+        raise BackupError(f"{path} is truncated: the trailer is missing")
+    return Archive(str(path), header, tables, trailer)
+
+
+def _load(path: str | Path, payload: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        raise BackupError(f"{path} is corrupt: a header frame is not JSON") from None
+    if not isinstance(doc, dict):
+        raise BackupError(f"{path} is corrupt: a header frame is not an object")
+    return doc
+
+
+async def is_empty(conn: asyncpg.Connection) -> bool:
+    """No relation in the schema but an empty migration journal (which the lock step creates)."""
+    from kizuna.migrate.journal import LOG_TABLE, TABLE
+
+    others = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+        "AND c.relname <> ALL($1::text[]))", [TABLE, LOG_TABLE, f"{LOG_TABLE}_seq_seq"])
+    if others:
+        return False
+    if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", TABLE):
+        return not await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {TABLE})")
+    return True
+
+
+async def wipe(conn: asyncpg.Connection) -> None:
+    """Drop everything in the current schema (restore --force)."""
+    schema = await conn.fetchval("SELECT current_schema()")
+    await conn.execute(f"DROP SCHEMA {_ident(schema)} CASCADE; CREATE SCHEMA {_ident(schema)}")
+
+
+async def load(conn: asyncpg.Connection, archive: Archive, progress: Progress | None = None) -> dict[str, int]:
+    """Load the archive's rows into the (already migrated, otherwise empty) schema, in one
+    transaction; the row count of every table is checked before it commits."""
+    header = archive.header
+    live = {t.name: t for t in await list_tables(conn)}
+    order = [t["name"] for t in header["tables"]]
+    missing = [n for n in order if n not in live]
+    if missing:
+        raise BackupError(f"the schema has no table(s) {', '.join(missing)} that the archive holds")
+    specs = {t["name"]: t["columns"] for t in header["tables"]}
+    for name, columns in specs.items():
+        extra = set(columns) - set(live[name].columns)
+        if extra:
+            raise BackupError(f"table {name} has no column(s) {', '.join(sorted(extra))}")
+    counts: dict[str, int] = {}
+    frames = _frames(archive.path)  # one pass over the archive, table after table
+
+    async def table_data() -> AsyncIterator[bytes]:
+        for kind, payload, _ in frames:
+            if kind == b"D":
+                yield payload
+            elif kind == b"E":
+                return
+
+    async with conn.transaction():
+        if live:
+            await conn.execute("TRUNCATE " + ", ".join(_ident(n) for n in live) + " CASCADE")
+        for kind, payload, _ in frames:
+            if kind != b"T":
+                continue
+            name = json.loads(payload)["name"]
+            await conn.copy_to_table(name, source=table_data(), columns=specs[name], format="text")
+            n = await conn.fetchval(f"SELECT count(*) FROM {_ident(name)}")
+            expected = archive.tables[name]["rows"]
+            if n != expected:
+                raise BackupError(f"table {name}: restored {n} rows, the archive holds {expected}; "
+                                  f"nothing was restored")
+            counts[name] = n
+            if progress:
+                progress(name, n, expected)
+        for seq, value in (header.get("sequences") or {}).items():
+            if value is not None and await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", seq):
+                await conn.execute("SELECT setval($1::regclass, $2)", seq, value)
+    return counts
+
+
+# -- automatic backups and the restore procedure ---------------------------------------------------
+
+AUTO_PREFIX = "kizuna-auto-"
+
+
+def auto_path(directory: str | Path, head: str | None, reason: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return Path(directory) / f"{AUTO_PREFIX}{stamp}-{head or 'empty'}-before-{reason}.kzb"
+
+
+def prune(directory: str | Path, keep: int) -> list[Path]:
+    """Delete the oldest automatic backups beyond `keep` (0 keeps all). Manual ones stay."""
+    if keep <= 0:
+        return []
+    files = sorted(Path(directory).glob(f"{AUTO_PREFIX}*.kzb"))
+    doomed = files[:-keep] if len(files) > keep else []
+    for f in doomed:
+        f.unlink(missing_ok=True)
+    return doomed
+
+
+def check_schema(archive: Archive, known: list[str]) -> str | None:
+    """The archive's schema head; refused when this release does not know it (a newer one)."""
+    head = archive.header.get("schema_head")
+    if head is not None and head not in known:
+        raise BackupError(
+            f"{archive.path} holds schema {head} (written by Kizuna "
+            f"{archive.header.get('kizuna_version')}), newer than this release knows "
+            f"(head {known[-1] if known else 'none'})",
+            "Restore it with the release that applied that migration, or a newer one.")
+    return head
+
+
+def _not_empty() -> BackupError:
+    return BackupError(
+        "the target database is not empty: restore refuses to overwrite it",
+        "Restore into a new database (--database.address .../newdb), or pass --force "
+        "to drop everything in it first.")
+
+
+async def restore(conn: asyncpg.Connection, archive: Archive, engine: Any, *, force: bool,
+                  migrate_after: bool = True,
+                  progress: Progress | None = None) -> dict[str, Any]:
+    """Restore a verified archive through `engine` (a migrate Engine on `conn`), holding the
+    cluster lock throughout."""
+    head = check_schema(archive, [m.id for m in engine.migrations])
+    # Refuse a non-empty target before taking the lock: taking it creates the journal tables,
+    # and a refused restore must leave the database exactly as it was.
+    if not force and not await is_empty(conn):
+        raise _not_empty()
+
+    async def body() -> dict[str, Any]:
+        if not await is_empty(conn):  # again, under the lock
+            if not force:
+                raise _not_empty()
+            await wipe(conn)
+        if head is not None:
+            await engine.up(to=head)
+        counts = await load(conn, archive, progress)
+        later = await engine.up() if migrate_after else []
+        from kizuna.migrate import journal
+        await journal.log(conn, head or "none", "restore", engine.opts.version,
+                          f"{archive.path} sha256 {archive.trailer.get('sha256')}")
+        return {"restored_rows": counts, "schema_head": head, "migrated_after": later}
+    return await engine.locked(body)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.0f} TB"
+
+
+def auto_backup_hook(conn: asyncpg.Connection, *, directory: str, retention: int,
+                     migrations: list[Any], version: str,
+                     say: Callable[[str], None]) -> Callable[[str, list[Any]], Any]:
+    """The `before_change` hook of a migrate Engine: back up before the schema changes."""
+    known = [m.id for m in migrations]
+
+    async def hook(direction: str, targets: list[Any]) -> str:
+        head = await schema_head(conn, known)
+        path = auto_path(directory, head, direction)
+        say(f"backing up the database before {direction} to {path} (skip with --no-backup)")
+        try:
+            summary = await backup(conn, path, kizuna_version=version, known_migrations=known)
+        except OSError as exc:
+            raise BackupError(f"cannot write the automatic backup {path}: {exc.strerror or exc}",
+                              "Free some space or set backup.dir, or pass --no-backup.") from None
+        say(f"backup done: {summary.tables} tables, {summary.rows} rows, "
+            f"{_human(summary.bytes_file)} in {summary.seconds:.1f}s")
+        for old in prune(directory, retention):
+            say(f"removed old automatic backup {old.name} (backup.retention {retention})")
+        return str(path)
+    return hook

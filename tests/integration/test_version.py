@@ -1,0 +1,36 @@
+"""Checking the running version after an upgrade, without breaking Nakama clients."""
+
+import json
+import urllib.error
+import urllib.request
+
+import kizuna
+from kizuna.release import manifest
+from kizuna.version import full_version
+
+
+def get(url: str):
+    try:
+        with urllib.request.urlopen(url) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_version_endpoint_and_header(server):
+    status, headers, body = get(server.url + "/kizuna/version")
+    assert status == 200
+    doc = json.loads(body)
+    assert doc["version"] == kizuna.__version__
+    assert doc["node"] == "kizuna"
+    assert doc["schema"] == manifest().schema_head
+    assert doc["uptime_sec"] >= 0 and doc["started_at"].endswith("Z")
+    assert headers["Kizuna-Version"] == full_version()
+
+    # The Nakama liveness contract is untouched: {} and an empty 200.
+    status, headers, body = get(server.url + "/healthcheck")
+    assert (status, body) == (200, b"{}")
+    assert headers["Kizuna-Version"] == full_version()
+    status, headers, body = get(server.url + "/v2/nope")
+    assert status == 404 and json.loads(body) == {"code": 5, "message": "Not Found"}
+    assert headers["Kizuna-Version"] == full_version()
