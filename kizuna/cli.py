@@ -137,6 +137,8 @@ def _run(ctx: click.Context, opts: dict[str, Any], create: bool,
                 lock_timeout_ms=opts["lock_timeout"] or cfg.database.lock_timeout_ms,
                 retries=opts["lock_retries"], lock_wait_sec=opts["lock_wait"]),
                 SilentReporter() if as_json else ConsoleReporter(out))
+            from kizuna.ops.nodes import contract_guard
+            engine.before_contract = contract_guard(conn, __version__)
             if auto_backup and not opts.get("no_backup"):
                 from kizuna.ops.backup import auto_backup_hook
                 engine.before_change = auto_backup_hook(

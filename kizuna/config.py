@@ -185,6 +185,10 @@ class Config:
     name: str = _f("kizuna")
     data_dir: str = _f("")
     shutdown_grace_sec: int = _f(0, min=0)
+    # Kizuna: seconds a node keeps serving after a shutdown signal, with its readiness endpoint
+    # already answering 503, so load balancers move traffic away before the listener closes.
+    # Counted within shutdown_grace_sec.
+    shutdown_drain_sec: int = _f(0, min=0)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     socket: SocketConfig = field(default_factory=SocketConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -518,6 +522,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"name: must be 1 to 16 characters, got {cfg.name!r}")
     if not all(c.isalnum() or c in "-_" for c in cfg.name):
         raise ConfigError(f"name: may only hold letters, digits, '-' and '_', got {cfg.name!r}")
+    if cfg.shutdown_drain_sec > cfg.shutdown_grace_sec:
+        raise ConfigError(
+            f"shutdown_drain_sec: must not exceed shutdown_grace_sec "
+            f"({cfg.shutdown_drain_sec} > {cfg.shutdown_grace_sec})")
     if cfg.session.encryption_key == cfg.session.refresh_encryption_key:
         raise ConfigError(
             "session.refresh_encryption_key: must differ from session.encryption_key"

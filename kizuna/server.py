@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -13,6 +14,7 @@ import asyncpg
 from aiohttp import web
 
 from kizuna.api.app import Services, build_app
+from kizuna.api.app_keys import Lifecycle
 from kizuna.config import Config
 from kizuna.core.notifications import Notifier
 from kizuna.core.sessions import SessionStore
@@ -24,6 +26,9 @@ from kizuna.migrate import guard, loader
 from kizuna.migrate.errors import MigrateError
 from kizuna.migrate.executor import Engine, Options, open_connection
 from kizuna.migrate.report import LogReporter
+from kizuna.ops.backup import auto_backup_hook
+from kizuna.ops.nodes import Registry, contract_guard
+from kizuna.release import manifest
 from kizuna.realtime.service import RealtimeService
 from kizuna.version import __version__, full_version
 
@@ -50,9 +55,14 @@ async def migrate_up(addr: DatabaseAddress, cfg: Config) -> list[str]:
     await ensure_database(addr)
     conn = await open_connection(addr, version=__version__)
     try:
-        engine = Engine(conn, loader.load(), Options(version=__version__,
-                                                     lock_timeout_ms=cfg.database.lock_timeout_ms),
+        migrations = loader.load()
+        engine = Engine(conn, migrations, Options(version=__version__,
+                                                  lock_timeout_ms=cfg.database.lock_timeout_ms),
                         LogReporter(log))
+        engine.before_contract = contract_guard(conn, __version__)
+        engine.before_change = auto_backup_hook(
+            conn, directory=cfg.backup.dir, retention=cfg.backup.retention,
+            migrations=migrations, version=__version__, say=log.info)
         return await engine.up()
     finally:
         await conn.close()
@@ -87,23 +97,31 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     notifier = Notifier(pool)
     realtime = RealtimeService(cfg, pool, sessions, notifier)
     runner: web.AppRunner | None = None
+    release = manifest()
+    registry = Registry(pool, cfg.name, __version__, release.oldest_schema, release.newest_schema,
+                        address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}")
+    lifecycle = Lifecycle()
     try:
         try:
             async with pool.acquire() as conn:
                 result = await guard.check(conn, loader.load(),
-                                           migrate_command(cfg, config_files or []))
+                                           migrate_command(cfg, config_files or []),
+                                           oldest=release.oldest_schema)
         except MigrateError as exc:  # a packaged migration file that does not load
             raise StartupError(f"cannot check the schema: {exc}") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise StartupError(f"cannot check the schema at {addr.display()}: {exc}") from None
         if not result.ok:
             raise StartupError(result.message)
+        for warning in result.warnings:
+            log.warning(warning)
         await sessions.start()
+        await registry.start()
         await realtime.start()
         app = build_app(Services(config=cfg, pool=pool, sessions=sessions, notifier=notifier,
-                                 realtime=realtime))
+                                 realtime=realtime, lifecycle=lifecycle))
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=max(cfg.shutdown_grace_sec, 1))
+                               shutdown_timeout=max(cfg.shutdown_grace_sec - cfg.shutdown_drain_sec, 1))
         await runner.setup()
         site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port)
         try:
@@ -116,18 +134,36 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             "port": cfg.socket.port, "schema": result.schema_version,
             "version": __version__, "node": cfg.name,
             "startup_ms": int((time.monotonic() - started) * 1000)})
+        lifecycle.ready = True
         if ready is not None:
             ready.set()
         await _wait_for_signal()
-        log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec})
+        await _drain(cfg, lifecycle, registry, realtime)
     finally:
+        lifecycle.draining = True
         await realtime.stop()  # close frames to every socket before the listener goes
         if runner is not None:
             await runner.cleanup()
         await sessions.stop()
+        await registry.stop()
         await pool.close()
     log.info("Shutdown complete")
     return 0
+
+
+async def _drain(cfg: Config, lifecycle: Lifecycle, registry: Registry, realtime) -> None:
+    """First phase of a graceful stop: readiness 503 at once, new sockets refused, the node
+    marked draining, and requests still served for `shutdown_drain_sec` so load balancers can
+    move traffic before the listener closes. The caller then closes sockets (1001) and lets
+    in-flight requests finish within the grace period."""
+    lifecycle.draining = True
+    realtime.stopping = True
+    log.info("Draining", extra={"drain_sec": cfg.shutdown_drain_sec,
+                                "grace_sec": cfg.shutdown_grace_sec})
+    await registry.draining()
+    if cfg.shutdown_drain_sec:
+        await asyncio.sleep(cfg.shutdown_drain_sec)
+    log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec})
 
 
 async def _wait_for_signal() -> None:

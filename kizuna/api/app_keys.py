@@ -17,7 +17,15 @@ class Services:
     sessions: Any = None  # kizuna.core.sessions.SessionStore
     notifier: Any = None  # kizuna.core.notifications.Notifier
     realtime: Any = None  # kizuna.realtime.service.RealtimeService
+    lifecycle: Any = None  # Lifecycle below
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Lifecycle:
+    """Where the node is in its life: readiness turns false as soon as draining starts."""
+    ready: bool = False
+    draining: bool = False
 
 
 SERVICES = web.AppKey("services", Services)

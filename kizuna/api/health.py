@@ -1,9 +1,10 @@
 """Liveness and version.
 
 As Nakama: `GET /` is 200 with an empty body, `GET /healthcheck` is `{}` (clients and load
-balancers rely on both staying exactly so). Kizuna adds what Nakama lacks for operators checking
-an upgrade: a `Kizuna-Version` header on every response and `GET /kizuna/version`, with the node
-name, version, commit, schema and uptime.
+balancers rely on both staying exactly so: they are liveness, and stay 200 while draining).
+Kizuna adds what Nakama lacks for operators: readiness at `GET /kizuna/ready` (503 as soon as a
+node starts draining), a `Kizuna-Version` header on every response and `GET /kizuna/version`,
+with the node name, version, commit, schema and uptime.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ def _version_handler(started: float, started_at: str):
     return version
 
 
+async def readiness(request: web.Request) -> web.Response:
+    """200 while the node takes traffic; 503 while it starts or drains (for load balancers)."""
+    life = request.app[SERVICES].lifecycle
+    if life is not None and life.ready and not life.draining:
+        return json_response({"ready": True})
+    state = "draining" if life is not None and life.draining else "starting"
+    return json_response({"code": 14, "message": f"node is {state}"}, status=503, success=False)
+
+
 async def _version_header(request: web.Request, response: web.StreamResponse) -> None:
     response.headers[VERSION_HEADER] = full_version()
 
@@ -57,4 +67,5 @@ def register(app: web.Application) -> None:
     app.router.add_get("/", root, allow_head=False)
     app.router.add_get("/healthcheck", healthcheck, allow_head=False)
     app.router.add_get("/kizuna/version", _version_handler(started, started_at), allow_head=False)
+    app.router.add_get("/kizuna/ready", readiness, allow_head=False)
     app.on_response_prepare.append(_version_header)

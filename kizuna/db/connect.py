@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from kizuna.config import Config
+from kizuna.version import __version__
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress, parse_address
 
@@ -119,7 +120,9 @@ async def create_pool(addr: DatabaseAddress, cfg: Config, *, min_size: int = 2,
             max_inactive_connection_lifetime=cfg.database.conn_max_lifetime_ms / 1000 or 300.0,
             reset=_reset,
             timeout=CONNECT_TIMEOUT,
-            server_settings={"application_name": (application_name or f"kizuna {cfg.name}")[:63]},
+            # `kizuna <node> <version>`: how `migrate up` recognises live nodes of other releases.
+            server_settings={"application_name": (
+                application_name or f"kizuna {cfg.name} {__version__}")[:63]},
         )
     except asyncpg.InvalidCatalogNameError as exc:
         raise DatabaseMissing(_explain(addr, exc)) from None

@@ -172,6 +172,9 @@ class Engine:
         # migrations about to run; returns the path of the backup it took (or None).
         self.before_change: Callable[[str, list[Migration]], Awaitable[str | None]] | None = None
         self.backup_path: str | None = None
+        # Called under the lock before a contract-phase migration runs; raises MigrateError to
+        # refuse it (e.g. while nodes of an older release still serve).
+        self.before_contract: Callable[[Migration], Awaitable[None]] | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -275,6 +278,8 @@ class Engine:
             await self._backup_first("up", targets, applied)
             for m in targets:
                 a = applied.get(m.id)
+                if m.phase == "contract" and self.before_contract is not None:
+                    await self.before_contract(m)
                 if a is None and m.number < highest:
                     self.rep.note(f"{m.id} is older than migrations already applied: applying it "
                                   f"out of order (a late-merged branch?)")

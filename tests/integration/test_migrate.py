@@ -324,8 +324,9 @@ def packaged_ids() -> list[str]:
 def test_server_refuses_a_database_ahead_of_it(db_address: str, db: DB, tmp_path: Path) -> None:
     r = run_kizuna("migrate", "up", "--database.address", db_address)
     assert r.returncode == 0, r.stderr
-    db.execute("INSERT INTO kizuna_migration (id, checksum, kizuna_version) "
-               "VALUES ('9999_from_the_future', 'x', '9.9.9')")
+    # A newer release's contract migration: the schema has moved past this release.
+    db.execute("INSERT INTO kizuna_migration (id, checksum, kizuna_version, phase) "
+               "VALUES ('9999_from_the_future', 'x', '9.9.9', 'contract')")
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", "1",
                    "--logger.format", "text", timeout=60)
     assert r.returncode == 1
@@ -339,11 +340,37 @@ def test_server_refuses_a_database_ahead_of_it(db_address: str, db: DB, tmp_path
     assert "the database is ahead of this release" in r.stderr and "9.9.9" in r.stderr
 
 
+def test_server_tolerates_newer_expand_migrations(server_factory, db_address: str, db: DB) -> None:
+    """A node of the previous release keeps serving after the next release's expand migrations:
+    the guard admits unknown migrations the journal records as expand, with a warning."""
+    r = run_kizuna("migrate", "up", "--database.address", db_address)
+    assert r.returncode == 0, r.stderr
+    db.execute("INSERT INTO kizuna_migration (id, checksum, kizuna_version, phase) "
+               "VALUES ('9999_from_the_future', 'x', '9.9.9', 'expand')")
+    s = server_factory("--database.address", db_address, "--logger.format", "text")
+    assert "newer expand migrations" in s.log() and "9999_from_the_future" in s.log()
+
+
+def test_server_serves_on_the_oldest_schema_of_its_window(server_factory, db_address: str,
+                                                          db: DB) -> None:
+    from kizuna.release import manifest
+
+    oldest = manifest().oldest_schema
+    r = run_kizuna("migrate", "up", "--to", oldest, "--database.address", db_address)
+    assert r.returncode == 0, r.stderr
+    s = server_factory("--database.address", db_address, "--logger.format", "text")
+    if oldest != packaged_ids()[-1]:
+        assert "pending migration" in s.log()
+
+
 def test_server_refuses_pending_migrations_and_prints_the_command(db_address: str, db: DB,
                                                                   created_db: str) -> None:
+    from kizuna.release import manifest
+
     ids = packaged_ids()
-    if len(ids) > 1:
-        r = run_kizuna("migrate", "up", "--to", ids[-2], "--database.address", db_address)
+    below = ids.index(manifest().oldest_schema) - 1  # a schema older than this release serves on
+    if below >= 0:
+        r = run_kizuna("migrate", "up", "--to", ids[below], "--database.address", db_address)
         assert r.returncode == 0, r.stderr
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", "1", timeout=60)
     assert r.returncode == 1
