@@ -151,48 +151,42 @@ async def _create_user(conn: asyncpg.Connection | asyncpg.Pool, username: str | 
     raise KizunaError(Code.INTERNAL, "Could not generate a unique username.")
 
 
-async def authenticate_device(pool: asyncpg.Pool, device_id: str, username: str | None,
-                              create: bool) -> AuthResult:
-    validate_device_id(device_id)
+async def _find_or_create(pool: asyncpg.Pool, lookup: str, key: str, username: str | None,
+                          create: bool, columns: dict[str, Any],
+                          device_id: str | None = None) -> AuthResult:
+    """Log into the account `lookup` finds for `key`, or create it (with `columns`)."""
     if username:
         validate_username(username)
     async with pool.acquire() as conn:
-        for _ in range(3):
-            row = await conn.fetchrow(
-                "SELECT u.id::text AS id, u.username, u.disable_time FROM user_device d "
-                "JOIN users u ON u.id = d.user_id WHERE d.id = $1", device_id)
+        for _ in range(3):  # a concurrent creation of the same id: look it up again
+            row = await conn.fetchrow(lookup, key)
             if row is not None:
                 if _banned(row["disable_time"]):
                     raise BANNED
                 return AuthResult(row["id"], row["username"], False)
             if not create:
                 raise NOT_FOUND
-            created = await _create_user(conn, username, {}, device_id=device_id)
+            created = await _create_user(conn, username, columns, device_id=device_id)
             if created is not None:
                 return created
     raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
+
+
+async def authenticate_device(pool: asyncpg.Pool, device_id: str, username: str | None,
+                              create: bool) -> AuthResult:
+    validate_device_id(device_id)
+    return await _find_or_create(
+        pool, "SELECT u.id::text AS id, u.username, u.disable_time FROM user_device d "
+              "JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+        device_id, username, create, {}, device_id=device_id)
 
 
 async def authenticate_custom(pool: asyncpg.Pool, custom_id: str, username: str | None,
                               create: bool) -> AuthResult:
     validate_custom_id(custom_id)
-    if username:
-        validate_username(username)
-    async with pool.acquire() as conn:
-        for _ in range(3):
-            row = await conn.fetchrow(
-                "SELECT id::text AS id, username, disable_time FROM users WHERE custom_id = $1",
-                custom_id)
-            if row is not None:
-                if _banned(row["disable_time"]):
-                    raise BANNED
-                return AuthResult(row["id"], row["username"], False)
-            if not create:
-                raise NOT_FOUND
-            created = await _create_user(conn, username, {"custom_id": custom_id})
-            if created is not None:
-                return created
-    raise KizunaError(Code.INTERNAL, "Error finding or creating user account.")
+    return await _find_or_create(
+        pool, "SELECT id::text AS id, username, disable_time FROM users WHERE custom_id = $1",
+        custom_id, username, create, {"custom_id": custom_id})
 
 
 async def authenticate_email(pool: asyncpg.Pool, email: str, password: str,

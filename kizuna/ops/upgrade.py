@@ -88,26 +88,24 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
     doc["steps"] = out_steps
 
     # Can nodes of the running release keep serving while this runs?
+    contract = [s.migration.id for s in steps if s.migration.phase == "contract"]
+    breaking = [s.migration.id for s in steps if s.migration.phase != "contract"
+                and any(f.verdict == "breaks old nodes" for f in s.findings)]
     if not steps:
         serve = {"answer": True, "why": "nothing to migrate"}
-    elif any(s.migration.phase == "contract" for s in steps):
-        serve = {"answer": False, "why": "contract migrations remove what older nodes still use: "
-                                         "stop nodes of older releases first"}
-    elif any(f.verdict == "breaks old nodes" for s in steps for f in s.findings):
-        serve = {"answer": False, "why": "a pending statement breaks nodes of the previous release"}
+    elif breaking:
+        serve = {"answer": False, "why": (
+            f"{', '.join(breaking)} would break nodes of the previous release: stop them for the "
+            f"upgrade")}
+    elif contract:
+        serve = {"answer": True, "contract_steps": contract, "why": (
+            f"rolling: old nodes keep serving while the expand steps run; `migrate up` stops before "
+            f"the contract step(s) {', '.join(contract)} while a node of an older release is alive. "
+            f"Restart the nodes on this release one at a time, then run `migrate up` again")}
     else:
-        rel = next((r for r in manifest.releases if r["version"] == running), None)
-        window = (rel or {}).get("schema_window", {})
-        order = [m.id for m in migrations]
-        newest = window.get("newest")
-        target = steps[-1].migration.id  # the schema the upgrade ends at
-        if newest in order and order.index(newest) >= order.index(target):
-            serve = {"answer": True, "why": f"every pending migration is expand/backfill and release "
-                                            f"{running} tolerates schemas up to {newest}"}
-        else:
-            serve = {"answer": False, "why": (
-                f"release {running or '?'} does not declare that it tolerates schema "
-                f"{target}: stop its nodes for the upgrade")}
+        serve = {"answer": True, "why": (
+            "every pending migration is expand/backfill (additive): running nodes keep serving; "
+            "restart them on this release one at a time")}
     doc["old_nodes_can_serve"] = serve
 
     # Is going back down lossless?

@@ -497,14 +497,14 @@ def test_failed_migration_names_the_backup_that_undoes_it(db_name: str, new_db, 
     before = data_content(src)
     mdir = packaged_copy(tmp_path / "migrations")
     # Statement 1 damages the data (no-transaction: it stays done), statement 2 fails.
-    write_migration(mdir, "0005_fails",
+    write_migration(mdir, "9005_fails",
                     "UPDATE storage SET value = '{\"lost\": true}';\nSELECT 1 / 0;",
                     "SELECT 1;", "no-transaction")
     d = tmp_path / "auto"
     r = kz.fails("migrate", "up", "--migrations-dir", str(mdir), "--backup.dir", str(d), *at(db_name))
     files = autos(d)
     assert len(files) == 1
-    assert "0005_fails" in r.text and "division by zero" in r.text
+    assert "9005_fails" in r.text and "division by zero" in r.text
     assert f"A backup was taken before this run: {files[0]}" in r.text
     assert f"kizuna restore {files[0]} --force --no-migrate" in r.text
     assert src.val("SELECT count(*) FROM storage WHERE value = '{\"lost\": true}'") == 20
@@ -513,7 +513,7 @@ def test_failed_migration_names_the_backup_that_undoes_it(db_name: str, new_db, 
     # and the broken migration is not run again.
     kz.ok("restore", files[0], "--force", "--no-migrate", "--migrations-dir", str(mdir), *at(db_name))
     assert data_content(src) == before
-    assert "0005_fails" not in src.journal()
+    assert "9005_fails" not in src.journal()
     kz.ok("migrate", "verify", *at(db_name))
 
 
@@ -571,17 +571,18 @@ def test_upgrade_plan_one_step_behind(db_name: str, kz: Kz) -> None:
 def test_upgrade_plan_with_a_lossy_down_pending(db_name: str, kz: Kz, tmp_path: Path) -> None:
     mdir = packaged_copy(tmp_path / "migrations")
     reason = "forgets every storage note"
-    write_migration(mdir, "0005_storage_note", "ALTER TABLE storage ADD COLUMN note TEXT;",
+    write_migration(mdir, "9005_storage_note", "ALTER TABLE storage ADD COLUMN note TEXT;",
                     "ALTER TABLE storage DROP COLUMN note;", f"lossy-down: {reason}")
     db = migrated(kz, db_name, "--migrations-dir", str(mdir), "--to", PACKAGED[-1])
     seed(db, "lossy", n=3)
     state = journal_state(db)
     doc = kz.json("upgrade", "plan", "--migrations-dir", str(mdir), *at(db_name))
-    assert doc["pending"] == ["0005_storage_note"]
+    assert doc["pending"] == ["9005_storage_note"]
     assert doc["downgrade"]["lossless"] is False
     assert any(reason in d for d in doc["downgrade"]["details"]), doc["downgrade"]
-    # The running release only tolerates schemas up to its own head: 0005 is beyond that window.
-    assert doc["old_nodes_can_serve"]["answer"] is False, doc["old_nodes_can_serve"]
+    # An expand migration is additive: the running nodes keep serving while it runs.
+    assert doc["old_nodes_can_serve"]["answer"] is True, doc["old_nodes_can_serve"]
+    assert "additive" in doc["old_nodes_can_serve"]["why"]
     r = kz.ok("upgrade", "plan", "--migrations-dir", str(mdir), *at(db_name))
     assert "downgrade lossless: no" in r.text and reason in r.text
     assert journal_state(db) == state
