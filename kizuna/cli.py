@@ -1,6 +1,7 @@
 """The `kizuna` command.
 
-    kizuna server [--migrate] [config flags]      serve (also: `kizuna [config flags]`, as Nakama)
+    kizuna server [--migrate] [--dev] [config flags]  serve (also: `kizuna [config flags]`, as Nakama)
+    kizuna check [config flags]                   load the server modules of runtime.path, report errors
     kizuna migrate up|down|redo|status|plan|verify [options] [config flags]
     kizuna healthcheck [port]
     kizuna --version
@@ -31,7 +32,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 CONFIG_FLAGS = {"ignore_unknown_options": True, "allow_extra_args": True,
                 "help_option_names": ["-h", "--help"]}
-SUBCOMMANDS = {"server", "migrate", "healthcheck", "backup", "restore", "upgrade", "version", "--version", "-h", "--help", "help"}
+SUBCOMMANDS = {"server", "check", "migrate", "healthcheck", "backup", "restore", "upgrade", "version", "--version", "-h", "--help", "help"}
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -54,13 +55,42 @@ def cli() -> None:
 
 @cli.command(context_settings=CONFIG_FLAGS)
 @click.option("--migrate", is_flag=True, help="Run `migrate up` before serving (the compose pattern).")
+@click.option("--dev", is_flag=True,
+              help="Reload the server modules of runtime.path when one of their files changes.")
 @click.pass_context
-def server(ctx: click.Context, migrate: bool) -> None:
+def server(ctx: click.Context, migrate: bool, dev: bool) -> None:
     """Start a node. Takes Nakama-style config flags (--socket.port 7350, --config FILE, ...)."""
     cfg, files = load_config(ctx.args)
     logs.setup(cfg.logger.level, cfg.logger.format, cfg.logger.stdout, cfg.logger.file)
     from kizuna.server import run
-    sys.exit(run(cfg, migrate=migrate, config_files=files))
+    sys.exit(run(cfg, migrate=migrate, config_files=files, dev=dev))
+
+
+@cli.command(context_settings=CONFIG_FLAGS)
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Load the server modules of runtime.path without serving; report what each registers, or
+    where it fails (file:line: message). Exit 1 if any module fails to load."""
+    cfg, _ = load_config(ctx.args)
+    logs.setup("warn", "text")
+    from kizuna.runtime.loader import display
+    from kizuna.runtime.service import check as check_modules
+
+    path = Path(cfg.runtime.path)
+    if not path.is_dir():
+        err.print(f"[red]kizuna check: runtime.path {escape(display(path))} is not a directory[/]")
+        sys.exit(EXIT_FAILURE)
+    result = _loop(check_modules(cfg))
+    for name, note in result.notes.items():
+        out.print(f"[green]ok[/] {escape(name)}: {escape(note)}")
+    for e in result.errors:
+        err.print(f"[red]error[/] {escape(str(e))}")
+    total = len(result.notes) + len(result.errors)
+    if result.errors:
+        err.print(f"[red]{len(result.errors)} of {total} module(s) failed to load[/]")
+        sys.exit(EXIT_FAILURE)
+    out.print(f"{total} module(s) loaded from {escape(display(path))}" if total else
+              f"no modules in {escape(display(path))}")
 
 
 @cli.command()

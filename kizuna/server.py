@@ -30,6 +30,7 @@ from kizuna.ops.backup import auto_backup_hook
 from kizuna.ops.nodes import Registry, contract_guard
 from kizuna.release import manifest
 from kizuna.realtime.service import RealtimeService
+from kizuna.runtime.service import LoadFailed, Runtime
 from kizuna.version import __version__, full_version
 
 log = logging.getLogger("kizuna")
@@ -69,7 +70,7 @@ async def migrate_up(addr: DatabaseAddress, cfg: Config) -> list[str]:
 
 
 async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] | None = None,
-                ready: asyncio.Event | None = None) -> int:
+                ready: asyncio.Event | None = None, dev: bool = False) -> int:
     started = time.monotonic()
     for w in cfg.warnings:
         log.warning(w)
@@ -97,6 +98,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     notifier = Notifier(pool)
     realtime = RealtimeService(cfg, pool, sessions, notifier)
     runner: web.AppRunner | None = None
+    runtime: Runtime | None = None
     release = manifest()
     registry = Registry(pool, cfg.name, __version__, release.oldest_schema, release.newest_schema,
                         address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}")
@@ -118,8 +120,14 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await sessions.start()
         await registry.start()
         await realtime.start()
-        app = build_app(Services(config=cfg, pool=pool, sessions=sessions, notifier=notifier,
-                                 realtime=realtime, lifecycle=lifecycle))
+        services = Services(config=cfg, pool=pool, sessions=sessions, notifier=notifier,
+                            realtime=realtime, lifecycle=lifecycle)
+        runtime = services.runtime = Runtime(services, dev=dev)  # server modules (runtime.path)
+        try:
+            await runtime.start()
+        except LoadFailed as exc:
+            raise StartupError(str(exc)) from None
+        app = build_app(services)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=max(cfg.shutdown_grace_sec - cfg.shutdown_drain_sec, 1))
         await runner.setup()
@@ -141,6 +149,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await _drain(cfg, lifecycle, registry, realtime)
     finally:
         lifecycle.draining = True
+        if runtime is not None:
+            await runtime.stop()  # the modules' shutdown functions, within shutdown_grace_sec
         await realtime.stop()  # close frames to every socket before the listener goes
         if runner is not None:
             await runner.cleanup()
@@ -187,9 +197,9 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-def run(cfg: Config, *, migrate: bool, config_files: list[str]) -> int:
+def run(cfg: Config, *, migrate: bool, config_files: list[str], dev: bool = False) -> int:
     try:
-        return _run_loop(serve(cfg, migrate=migrate, config_files=config_files))
+        return _run_loop(serve(cfg, migrate=migrate, config_files=config_files, dev=dev))
     except StartupError as exc:
         log.error(f"Startup failed: {exc}")
         print(f"kizuna: {exc}", file=sys.stderr)

@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.app_keys import SERVICES
-from kizuna.api.auth import require_server_key, require_session
-from kizuna.api.codec import field, json_response, prune, query, query_all, read_json, timestamp
+from kizuna.api.codec import field, prune, query, query_all, read_json, timestamp
+from kizuna.api.endpoint import Auth, Call, Endpoint, add, no_body
 from kizuna.config import parse_bool
 from kizuna.core import accounts
 from kizuna.core.errors import Code, KizunaError, invalid
@@ -45,7 +44,7 @@ def encode_session(issued: IssuedSession, created: bool = False) -> dict[str, An
     return prune({"created": created, "token": issued.token, "refresh_token": issued.refresh_token})
 
 
-# -- request parsing -----------------------------------------------------------------------------
+# -- request parsing (transport -> Nakama-shaped request dicts) ---------------------------------
 
 
 def _str(doc: dict[str, Any], name: str) -> str | None:
@@ -66,73 +65,99 @@ def _vars(doc: dict[str, Any]) -> dict[str, str] | None:
     return value
 
 
-def _create(request: web.Request) -> bool:
+def _object(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid(f"{name}: expected an object")
+    return value
+
+
+def _create(request: web.Request) -> bool | None:
     raw = query(request, "create")
     if raw is None or raw == "":
-        return True
+        return None
     value = parse_bool(raw)
     if value is None:
         raise invalid(f"create: invalid boolean {raw!r}")
     return value
 
 
-async def _issue(request: web.Request, result: accounts.AuthResult, vars: dict[str, str] | None) -> web.Response:
-    services = request.app[SERVICES]
-    issued = await services.sessions.create(services.pool, result.user_id, result.username, vars)
-    return json_response(encode_session(issued, result.created))
+def _pick(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Known fields of a message, by their snake_case names (camelCase accepted on input)."""
+    return {name: field(body, name) for name in names}
+
+
+def _authenticate(*names: str):
+    """AuthenticateXRequest: {account: {...}, create, username} (the body is the account)."""
+    async def parse(request: web.Request) -> dict[str, Any]:
+        body = await read_json(request)
+        return {"account": _pick(body, names) if names else body, "create": _create(request),
+                "username": query(request, "username") or None}
+    return parse
+
+
+def _body(*names: str):
+    async def parse(request: web.Request) -> dict[str, Any]:
+        return _pick(await read_json(request), names)
+    return parse
 
 
 # -- authenticate --------------------------------------------------------------------------------
 
 
-async def authenticate_device(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    require_server_key(request, services.config.socket.server_key)
-    body = await read_json(request)
+def _auth_args(req: dict[str, Any]) -> tuple[dict[str, Any], str | None, bool]:
+    username = req.get("username")
+    if username is not None and not isinstance(username, str):
+        raise invalid("username: expected a string")
+    create = req.get("create")
+    if create is not None and not isinstance(create, bool):
+        raise invalid("create: expected a boolean")
+    return _object(req, "account"), username or None, True if create is None else create
+
+
+async def _issue(call: Call, result: accounts.AuthResult, vars: dict[str, str] | None) -> dict[str, Any]:
+    services = call.services
+    issued = await services.sessions.create(services.pool, result.user_id, result.username, vars)
+    return encode_session(issued, result.created)
+
+
+async def authenticate_device(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    account, username, create = _auth_args(req)
     result = await accounts.authenticate_device(
-        services.pool, _str(body, "id") or "", query(request, "username") or None, _create(request))
-    return await _issue(request, result, _vars(body))
+        call.services.pool, _str(account, "id") or "", username, create)
+    return await _issue(call, result, _vars(account))
 
 
-async def authenticate_custom(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    require_server_key(request, services.config.socket.server_key)
-    body = await read_json(request)
+async def authenticate_custom(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    account, username, create = _auth_args(req)
     result = await accounts.authenticate_custom(
-        services.pool, _str(body, "id") or "", query(request, "username") or None, _create(request))
-    return await _issue(request, result, _vars(body))
+        call.services.pool, _str(account, "id") or "", username, create)
+    return await _issue(call, result, _vars(account))
 
 
-async def authenticate_email(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    require_server_key(request, services.config.socket.server_key)
-    body = await read_json(request)
+async def authenticate_email(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    account, username, create = _auth_args(req)
     result = await accounts.authenticate_email(
-        services.pool, _str(body, "email") or "", _str(body, "password") or "",
-        query(request, "username") or None, _create(request))
-    return await _issue(request, result, _vars(body))
+        call.services.pool, _str(account, "email") or "", _str(account, "password") or "",
+        username, create)
+    return await _issue(call, result, _vars(account))
 
 
 def _unsupported(provider: str):
-    async def handler(request: web.Request) -> web.Response:
-        services = request.app[SERVICES]
-        if request.path.startswith("/v2/account/authenticate/"):
-            require_server_key(request, services.config.socket.server_key)
-        else:
-            require_session(request)
+    async def handle(call: Call, req: dict[str, Any]) -> dict[str, Any]:
         raise KizunaError(Code.UNIMPLEMENTED,
                           f"{provider} accounts are not supported by this server yet.")
-    return handler
+    return handle
 
 
 # -- sessions ------------------------------------------------------------------------------------
 
 
-async def session_refresh(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    require_server_key(request, services.config.socket.server_key)
-    body = await read_json(request)
-    token = _str(body, "token")
+async def session_refresh(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    services = call.services
+    token = _str(req, "token")
     if not token:
         raise invalid("Refresh token is required.")
     old = services.sessions.tokens.verify_refresh(token)
@@ -140,142 +165,144 @@ async def session_refresh(request: web.Request) -> web.Response:
         raise KizunaError(Code.UNAUTHENTICATED, "Refresh token invalid or expired.")
     username = await accounts.check_user_for_refresh(services.pool, old.user_id)
     # nakama-js sends `vars: {}` when the caller gives none: an empty map keeps the old vars.
-    issued = await services.sessions.refresh(services.pool, old, username, _vars(body) or None)
-    return json_response(encode_session(issued))
+    issued = await services.sessions.refresh(services.pool, old, username, _vars(req) or None)
+    return encode_session(issued)
 
 
-async def session_logout(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    session = require_session(request)
-    body = await read_json(request)
-    token, refresh = _str(body, "token"), _str(body, "refresh_token")
-    store = services.sessions
-    if not token and not refresh:
-        await store.revoke_user(session.user_id)
-        return json_response({})
-    tids: list[str] = []
-    if token:
-        s = store.tokens.verify(token)
-        if s is None or s.user_id != session.user_id:
-            raise invalid("Session token invalid.")
-        tids.append(s.token_id)
-    if refresh:
-        s = store.tokens.verify_refresh(refresh)
-        if s is None or s.user_id != session.user_id:
-            raise invalid("Refresh token invalid.")
-        tids.append(s.token_id)
-    # A session and its refresh token share one token id: revoking it ends both.
-    await store.revoke(session.user_id, sorted(set(tids)))
-    return json_response({})
+async def session_logout(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await call.services.sessions.logout(call.user_id, _str(req, "token"),
+                                        _str(req, "refresh_token"))
+    return {}
 
 
 # -- account -------------------------------------------------------------------------------------
 
 
-async def get_account(request: web.Request) -> web.Response:
-    session = require_session(request)
-    row = await accounts.get_account(request.app[SERVICES].pool, session.user_id)
-    return json_response(encode_account(row))
+async def get_account(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    return encode_account(await accounts.get_account(call.services.pool, call.user_id))
 
 
 _PROFILE = ("username", "display_name", "avatar_url", "lang_tag", "location", "timezone")
 
 
-async def update_account(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.update_account(request.app[SERVICES].pool, session.user_id,
-                                  {name: _str(body, name) for name in _PROFILE})
-    return json_response({})
+async def update_account(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.update_account(call.services.pool, call.user_id,
+                                  {name: _str(req, name) for name in _PROFILE})
+    return {}
 
 
-async def delete_account(request: web.Request) -> web.Response:
-    session = require_session(request)
-    services = request.app[SERVICES]
-    await services.sessions.revoke_user(session.user_id)
-    await accounts.delete_account(services.pool, session.user_id)
-    return json_response({})
+async def delete_account(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    services = call.services
+    await services.sessions.revoke_user(call.user_id)
+    await accounts.delete_account(services.pool, call.user_id)
+    return {}
 
 
 # -- link / unlink -------------------------------------------------------------------------------
 
 
-async def link_device(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.link_device(request.app[SERVICES].pool, session.user_id, _str(body, "id"))
-    return json_response({})
+async def link_device(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.link_device(call.services.pool, call.user_id, _str(req, "id"))
+    return {}
 
 
-async def link_custom(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.link_custom(request.app[SERVICES].pool, session.user_id, _str(body, "id"))
-    return json_response({})
+async def link_custom(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.link_custom(call.services.pool, call.user_id, _str(req, "id"))
+    return {}
 
 
-async def link_email(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.link_email(request.app[SERVICES].pool, session.user_id, _str(body, "email"),
-                              _str(body, "password"))
-    return json_response({})
+async def link_email(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.link_email(call.services.pool, call.user_id, _str(req, "email"),
+                              _str(req, "password"))
+    return {}
 
 
-async def unlink_device(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.unlink_device(request.app[SERVICES].pool, session.user_id, _str(body, "id"))
-    return json_response({})
+async def unlink_device(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.unlink_device(call.services.pool, call.user_id, _str(req, "id"))
+    return {}
 
 
-async def unlink_custom(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.unlink_custom(request.app[SERVICES].pool, session.user_id, _str(body, "id"))
-    return json_response({})
+async def unlink_custom(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.unlink_custom(call.services.pool, call.user_id, _str(req, "id"))
+    return {}
 
 
-async def unlink_email(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
-    await accounts.unlink_email(request.app[SERVICES].pool, session.user_id, _str(body, "email"))
-    return json_response({})
+async def unlink_email(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    await accounts.unlink_email(call.services.pool, call.user_id, _str(req, "email"))
+    return {}
 
 
 # -- users ---------------------------------------------------------------------------------------
 
 
-async def get_users(request: web.Request) -> web.Response:
-    require_session(request)
-    rows = await accounts.get_users(request.app[SERVICES].pool, query_all(request, "ids"),
-                                    query_all(request, "usernames"),
-                                    query_all(request, "facebook_ids"))
-    return json_response(prune({"users": [encode_user(r) for r in rows]}))
+async def parse_get_users(request: web.Request) -> dict[str, Any]:
+    return {"ids": query_all(request, "ids"), "usernames": query_all(request, "usernames"),
+            "facebook_ids": query_all(request, "facebook_ids")}
 
 
-_PROVIDERS = {"apple": "Apple", "facebook": "Facebook", "facebookinstantgame": "Facebook Instant Game",
-              "gamecenter": "GameCenter", "google": "Google", "steam": "Steam"}
+def _strings(req: dict[str, Any], name: str) -> list[str]:
+    value = req.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid(f"{name}: expected a list of strings")
+    return value
+
+
+async def get_users(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    rows = await accounts.get_users(call.services.pool, _strings(req, "ids"),
+                                    _strings(req, "usernames"), _strings(req, "facebook_ids"))
+    return prune({"users": [encode_user(r) for r in rows]})
+
+
+# -- routes --------------------------------------------------------------------------------------
+
+_PROVIDERS = {"apple": ("Apple", "Apple"), "facebook": ("Facebook", "Facebook"),
+              "facebookinstantgame": ("FacebookInstantGame", "Facebook Instant Game"),
+              "gamecenter": ("GameCenter", "GameCenter"), "google": ("Google", "Google"),
+              "steam": ("Steam", "Steam")}
+
+_LINK_FIELDS = {"device": ("id", "vars"), "custom": ("id", "vars"),
+                "email": ("email", "password", "vars")}
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("POST", "/v2/account/authenticate/device", "AuthenticateDevice", Auth.SERVER_KEY,
+             _authenticate("id", "vars"), authenticate_device),
+    Endpoint("POST", "/v2/account/authenticate/custom", "AuthenticateCustom", Auth.SERVER_KEY,
+             _authenticate("id", "vars"), authenticate_custom),
+    Endpoint("POST", "/v2/account/authenticate/email", "AuthenticateEmail", Auth.SERVER_KEY,
+             _authenticate("email", "password", "vars"), authenticate_email),
+    *(e for path, (method, name) in _PROVIDERS.items() for e in (
+        Endpoint("POST", f"/v2/account/authenticate/{path}", f"Authenticate{method}",
+                 Auth.SERVER_KEY, _authenticate(), _unsupported(name)),
+        Endpoint("POST", f"/v2/account/link/{path}", f"Link{method}", Auth.SESSION,
+                 read_json, _unsupported(name)),
+        Endpoint("POST", f"/v2/account/unlink/{path}", f"Unlink{method}", Auth.SESSION,
+                 read_json, _unsupported(name)))),
+    Endpoint("POST", "/v2/account/session/refresh", "SessionRefresh", Auth.SERVER_KEY,
+             _body("token", "vars"), session_refresh),
+    Endpoint("POST", "/v2/session/logout", "SessionLogout", Auth.SESSION,
+             _body("token", "refresh_token"), session_logout),
+    Endpoint("GET", "/v2/account", "GetAccount", Auth.SESSION, no_body, get_account),
+    Endpoint("PUT", "/v2/account", "UpdateAccount", Auth.SESSION, _body(*_PROFILE),
+             update_account),
+    Endpoint("DELETE", "/v2/account", "DeleteAccount", Auth.SESSION, no_body, delete_account),
+    Endpoint("POST", "/v2/account/link/device", "LinkDevice", Auth.SESSION,
+             _body(*_LINK_FIELDS["device"]), link_device),
+    Endpoint("POST", "/v2/account/link/custom", "LinkCustom", Auth.SESSION,
+             _body(*_LINK_FIELDS["custom"]), link_custom),
+    Endpoint("POST", "/v2/account/link/email", "LinkEmail", Auth.SESSION,
+             _body(*_LINK_FIELDS["email"]), link_email),
+    Endpoint("POST", "/v2/account/unlink/device", "UnlinkDevice", Auth.SESSION,
+             _body(*_LINK_FIELDS["device"]), unlink_device),
+    Endpoint("POST", "/v2/account/unlink/custom", "UnlinkCustom", Auth.SESSION,
+             _body(*_LINK_FIELDS["custom"]), unlink_custom),
+    Endpoint("POST", "/v2/account/unlink/email", "UnlinkEmail", Auth.SESSION,
+             _body(*_LINK_FIELDS["email"]), unlink_email),
+    Endpoint("GET", "/v2/user", "GetUsers", Auth.SESSION, parse_get_users, get_users),
+)
 
 
 def register(app: web.Application) -> None:
-    r = app.router
-    r.add_post("/v2/account/authenticate/device", authenticate_device)
-    r.add_post("/v2/account/authenticate/custom", authenticate_custom)
-    r.add_post("/v2/account/authenticate/email", authenticate_email)
-    for path, name in _PROVIDERS.items():
-        r.add_post(f"/v2/account/authenticate/{path}", _unsupported(name))
-        r.add_post(f"/v2/account/link/{path}", _unsupported(name))
-        r.add_post(f"/v2/account/unlink/{path}", _unsupported(name))
-    r.add_post("/v2/account/session/refresh", session_refresh)
-    r.add_post("/v2/session/logout", session_logout)
-    r.add_get("/v2/account", get_account, allow_head=False)
-    r.add_put("/v2/account", update_account)
-    r.add_delete("/v2/account", delete_account)
-    r.add_post("/v2/account/link/device", link_device)
-    r.add_post("/v2/account/link/custom", link_custom)
-    r.add_post("/v2/account/link/email", link_email)
-    r.add_post("/v2/account/unlink/device", unlink_device)
-    r.add_post("/v2/account/unlink/custom", unlink_custom)
-    r.add_post("/v2/account/unlink/email", unlink_email)
-    r.add_get("/v2/user", get_users, allow_head=False)
+    for e in ENDPOINTS:
+        add(app, e)

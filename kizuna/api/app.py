@@ -6,7 +6,7 @@ import logging
 from aiohttp import web
 from aiohttp.web_response import ContentCoding
 
-from kizuna.api import account, channel, health, notification, storage
+from kizuna.api import account, channel, custom, event, health, notification, rpc, storage
 from kizuna.api.app_keys import SERVICES, Services
 from kizuna.api.codec import json_response
 from kizuna.api.errors import error_response
@@ -15,6 +15,9 @@ from kizuna.core.errors import Code, KizunaError
 from kizuna.realtime import socket
 
 log = logging.getLogger("kizuna.api")
+
+# The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
+API_MODULES = (account, storage, channel, notification, event)
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -74,17 +77,16 @@ def _code_for_status(status: int) -> Code:
 
 def build_app(services: Services) -> web.Application:
     cfg = services.config
-    app = web.Application(middlewares=[transport_middleware],
+    app = web.Application(middlewares=[transport_middleware, custom.runtime_routes],
                           client_max_size=cfg.socket.max_request_size_bytes)
     app[SERVICES] = services
     for item in cfg.socket.response_headers:
         name, value = item.split("=", 1)
         app.on_response_prepare.append(_static_header(name.strip(), value.strip()))
     health.register(app)
-    account.register(app)
-    storage.register(app)
-    channel.register(app)
-    notification.register(app)
+    for module in API_MODULES:
+        module.register(app)
+    rpc.register(app)
     if services.realtime is not None:
         socket.register(app)
     return app

@@ -17,6 +17,7 @@ class Services:
     sessions: Any = None  # kizuna.core.sessions.SessionStore
     notifier: Any = None  # kizuna.core.notifications.Notifier
     realtime: Any = None  # kizuna.realtime.service.RealtimeService
+    runtime: Any = None  # kizuna.runtime.service.Runtime (server modules)
     lifecycle: Any = None  # Lifecycle below
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.app_keys import SERVICES
-from kizuna.api.auth import require_session
-from kizuna.api.codec import json_response, query, timestamp
+from kizuna.api.codec import query, timestamp
+from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.config import parse_bool
 from kizuna.core import chat
 from kizuna.core.errors import invalid
@@ -22,28 +21,43 @@ def encode_message(channel_id: str, names: dict[str, str], m: chat.Message) -> d
             "update_time": timestamp(m.update_time, "microseconds"), "persistent": True, **names}
 
 
-async def list_messages(request: web.Request) -> web.Response:
-    session = require_session(request)
-    channel_id = request.match_info["channel_id"]
-    stream = chat.parse_channel_id(channel_id)
-    if stream is None:
-        raise invalid("Invalid channel ID.")
+async def parse_list(request: web.Request) -> dict[str, Any]:
     raw_limit = query(request, "limit")
-    limit = 1  # Nakama's default
+    limit: int | None = None
     if raw_limit not in (None, ""):
         try:
             limit = int(raw_limit)
         except ValueError:
             raise invalid(chat.INVALID_LIMIT) from None
     raw_forward = query(request, "forward")
-    forward = True
+    forward: bool | None = None
     if raw_forward not in (None, ""):
-        parsed = parse_bool(raw_forward)
-        if parsed is None:
+        forward = parse_bool(raw_forward)
+        if forward is None:
             raise invalid(f"forward: invalid boolean {raw_forward!r}")
-        forward = parsed
-    page = await chat.list_messages(request.app[SERVICES].pool, session.user_id, stream, limit,
-                                    forward, query(request, "cursor") or None)
+    return {"channel_id": request.match_info["channel_id"], "limit": limit, "forward": forward,
+            "cursor": query(request, "cursor") or None}
+
+
+async def list_messages(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    stream = chat.parse_channel_id(req.get("channel_id"))
+    if stream is None:
+        raise invalid("Invalid channel ID.")
+    limit = req.get("limit")
+    if limit is None:
+        limit = 1  # Nakama's default
+    elif isinstance(limit, bool) or not isinstance(limit, int):
+        raise invalid(chat.INVALID_LIMIT)
+    forward = req.get("forward")
+    if forward is None:
+        forward = True
+    elif not isinstance(forward, bool):
+        raise invalid("forward: expected a boolean")
+    cursor = req.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise invalid("cursor: expected a string")
+    page = await chat.list_messages(call.services.pool, call.user_id, stream, limit, forward,
+                                    cursor or None)
     cid = chat.channel_id(stream)
     names = chat.channel_names(stream)
     body: dict[str, Any] = {}
@@ -52,8 +66,15 @@ async def list_messages(request: web.Request) -> web.Response:
     for key in ("next_cursor", "prev_cursor", "cacheable_cursor"):
         if getattr(page, key):
             body[key] = getattr(page, key)
-    return json_response(body)
+    return body
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/v2/channel/{channel_id}", "ListChannelMessages", Auth.SESSION, parse_list,
+             list_messages),
+)
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/v2/channel/{channel_id}", list_messages, allow_head=False)
+    for e in ENDPOINTS:
+        add(app, e)

@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.app_keys import SERVICES
-from kizuna.api.auth import require_session
-from kizuna.api.codec import json_response, query, query_all, timestamp
+from kizuna.api.codec import query, query_all, timestamp
+from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.core import notifications
 from kizuna.core.errors import invalid
 
@@ -25,32 +24,54 @@ def encode(n: notifications.Notification) -> dict[str, Any]:
     return out
 
 
-async def list_(request: web.Request) -> web.Response:
-    session = require_session(request)
+async def parse_list(request: web.Request) -> dict[str, Any]:
     raw_limit = query(request, "limit")
-    limit = 1  # Nakama's default
+    limit: int | None = None
     if raw_limit not in (None, ""):
         try:
             limit = int(raw_limit)
         except ValueError:
             raise invalid("Invalid limit - limit must be between 1 and 100.") from None
-    items, cursor = await notifications.list_notifications(
-        request.app[SERVICES].pool, session.user_id, limit,
-        query(request, "cacheable_cursor") or None)
+    return {"limit": limit, "cacheable_cursor": query(request, "cacheable_cursor") or None}
+
+
+async def list_(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    limit = req.get("limit")
+    if limit is None:
+        limit = 1  # Nakama's default
+    elif isinstance(limit, bool) or not isinstance(limit, int):
+        raise invalid("Invalid limit - limit must be between 1 and 100.")
+    cursor = req.get("cacheable_cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise invalid("cacheable_cursor: expected a string")
+    items, next_cursor = await notifications.list_notifications(
+        call.services.pool, call.user_id, limit, cursor or None)
     body: dict[str, Any] = {}
     if items:
         body["notifications"] = [encode(n) for n in items]
-    body["cacheable_cursor"] = cursor
-    return json_response(body)
+    body["cacheable_cursor"] = next_cursor
+    return body
 
 
-async def delete(request: web.Request) -> web.Response:
-    session = require_session(request)
-    ids = [i for v in query_all(request, "ids") for i in v.split(",") if i]
-    await notifications.delete_notifications(request.app[SERVICES].pool, session.user_id, ids)
-    return json_response({})
+async def parse_delete(request: web.Request) -> dict[str, Any]:
+    return {"ids": [i for v in query_all(request, "ids") for i in v.split(",") if i]}
+
+
+async def delete(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    ids = req.get("ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise invalid("ids: expected a list of strings")
+    await notifications.delete_notifications(call.services.pool, call.user_id, ids)
+    return {}
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/v2/notification", "ListNotifications", Auth.SESSION, parse_list, list_),
+    Endpoint("DELETE", "/v2/notification", "DeleteNotifications", Auth.SESSION, parse_delete,
+             delete),
+)
 
 
 def register(app: web.Application) -> None:
-    app.router.add_get("/v2/notification", list_, allow_head=False)
-    app.router.add_delete("/v2/notification", delete)
+    for e in ENDPOINTS:
+        add(app, e)

@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.app_keys import SERVICES
-from kizuna.api.auth import require_session
-from kizuna.api.codec import field, json_response, prune, query, read_json, timestamp
+from kizuna.api.codec import field, prune, query, read_json, timestamp
+from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.core import storage
 from kizuna.core.errors import invalid
 
@@ -61,29 +60,40 @@ def _permission(item: dict[str, Any], name: str) -> int | None:
         raise invalid(f"{name}: expected an integer") from None
 
 
-async def write(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
+_WRITE_FIELDS = ("collection", "key", "value", "version", "permission_read", "permission_write")
+
+
+def _pick_items(body: dict[str, Any], name: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{n: field(item, n) for n in names} for item in _items(body, name)]
+
+
+async def parse_write(request: web.Request) -> dict[str, Any]:
+    return {"objects": _pick_items(await read_json(request), "objects", _WRITE_FIELDS)}
+
+
+async def write(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     ops = [storage.WriteOp(
         collection=_text(o, "collection"), key=_text(o, "key"), value=_text(o, "value"),
-        user_id=session.user_id, version=_text(o, "version"),
+        user_id=call.user_id, version=_text(o, "version"),
         permission_read=_permission(o, "permission_read"),
-        permission_write=_permission(o, "permission_write")) for o in _items(body, "objects")]
-    acks = await storage.write_objects(request.app[SERVICES].pool, ops)
-    return json_response(prune({"acks": [encode_ack(a) for a in acks]}))
+        permission_write=_permission(o, "permission_write")) for o in _items(req, "objects")]
+    acks = await storage.write_objects(call.services.pool, ops)
+    return prune({"acks": [encode_ack(a) for a in acks]})
 
 
-async def read(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
+async def parse_read(request: web.Request) -> dict[str, Any]:
+    return {"object_ids": _pick_items(await read_json(request), "object_ids",
+                                      ("collection", "key", "user_id"))}
+
+
+async def read(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     ids = [storage.ObjectId(_text(o, "collection"), _text(o, "key"), _text(o, "user_id"))
-           for o in _items(body, "object_ids")]
-    rows = await storage.read_objects(request.app[SERVICES].pool, session.user_id, ids)
-    return json_response(prune({"objects": [encode_object(r) for r in rows]}))
+           for o in _items(req, "object_ids")]
+    rows = await storage.read_objects(call.services.pool, call.user_id, ids)
+    return prune({"objects": [encode_object(r) for r in rows]})
 
 
-async def list_(request: web.Request) -> web.Response:
-    session = require_session(request)
+async def parse_list(request: web.Request) -> dict[str, Any]:
     raw_limit = query(request, "limit")
     limit: int | None = None
     if raw_limit not in (None, ""):
@@ -91,26 +101,45 @@ async def list_(request: web.Request) -> web.Response:
             limit = int(raw_limit)
         except ValueError:
             raise invalid("Invalid limit - limit must be between 1 and 100.") from None
-    user_id = request.match_info.get("user_id") or query(request, "user_id") or None
+    return {"user_id": request.match_info.get("user_id") or query(request, "user_id") or None,
+            "collection": request.match_info["collection"], "limit": limit,
+            "cursor": query(request, "cursor") or None}
+
+
+async def list_(call: Call, req: dict[str, Any]) -> dict[str, Any]:
+    limit = req.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise invalid("Invalid limit - limit must be between 1 and 100.")
     rows, cursor = await storage.list_objects(
-        request.app[SERVICES].pool, session.user_id, request.match_info["collection"], user_id,
-        limit, query(request, "cursor") or None)
-    return json_response(prune({"objects": [encode_object(r) for r in rows], "cursor": cursor}))
+        call.services.pool, call.user_id, _text(req, "collection"), _text(req, "user_id") or None,
+        limit, _text(req, "cursor") or None)
+    return prune({"objects": [encode_object(r) for r in rows], "cursor": cursor})
 
 
-async def delete(request: web.Request) -> web.Response:
-    session = require_session(request)
-    body = await read_json(request)
+async def parse_delete(request: web.Request) -> dict[str, Any]:
+    return {"object_ids": _pick_items(await read_json(request), "object_ids",
+                                      ("collection", "key", "version"))}
+
+
+async def delete(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     ids = [storage.ObjectId(_text(o, "collection"), _text(o, "key"), version=_text(o, "version"))
-           for o in _items(body, "object_ids")]
-    await storage.delete_objects(request.app[SERVICES].pool, session.user_id, ids)
-    return json_response({})
+           for o in _items(req, "object_ids")]
+    await storage.delete_objects(call.services.pool, call.user_id, ids)
+    return {}
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("PUT", "/v2/storage", "WriteStorageObjects", Auth.SESSION, parse_write, write),
+    Endpoint("POST", "/v2/storage", "ReadStorageObjects", Auth.SESSION, parse_read, read),
+    Endpoint("PUT", "/v2/storage/delete", "DeleteStorageObjects", Auth.SESSION, parse_delete,
+             delete),
+    Endpoint("GET", "/v2/storage/{collection}", "ListStorageObjects", Auth.SESSION, parse_list,
+             list_),
+    Endpoint("GET", "/v2/storage/{collection}/{user_id}", "ListStorageObjects", Auth.SESSION,
+             parse_list, list_),
+)
 
 
 def register(app: web.Application) -> None:
-    r = app.router
-    r.add_put("/v2/storage", write)
-    r.add_post("/v2/storage", read)
-    r.add_put("/v2/storage/delete", delete)
-    r.add_get("/v2/storage/{collection}", list_, allow_head=False)
-    r.add_get("/v2/storage/{collection}/{user_id}", list_, allow_head=False)
+    for e in ENDPOINTS:
+        add(app, e)

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import bcrypt
+import orjson
 
 from kizuna.core.errors import Code, KizunaError, invalid
 
@@ -267,10 +268,20 @@ _UPDATE_LIMITS = {"display_name": 255, "avatar_url": 512, "lang_tag": 18, "locat
                   "timezone": 255}
 
 
-async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str | None]) -> None:
-    """Update the given profile fields (None = not given). An empty string clears a field."""
+async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str | None],
+                         metadata: str | None = None) -> None:
+    """Update the given profile fields (None = not given). An empty string clears a field.
+    `metadata` (a JSON object, as text) can only be set by server code, as in Nakama."""
     sets: list[str] = []
     args: list[Any] = [user_id]
+    if metadata is not None:
+        try:
+            if not isinstance(orjson.loads(metadata), dict):
+                raise ValueError
+        except (ValueError, orjson.JSONDecodeError):
+            raise invalid("Metadata must be a JSON object.") from None
+        args.append(metadata)
+        sets.append(f"metadata = ${len(args)}::jsonb")
     username = fields.get("username")
     if username is not None:
         if not 1 <= len(username.encode()) <= 128:
@@ -425,3 +436,31 @@ async def get_users(pool: asyncpg.Pool, ids: list[str], usernames: list[str],
         "u.id = ANY($1::uuid[]) OR u.username = ANY($2::text[]) OR u.facebook_id = ANY($3::text[])",
         uuids, [u for u in usernames if u], facebook_ids or [])
     return [dict(r) for r in rows]
+
+
+# -- bans ----------------------------------------------------------------------------------------
+
+
+def _user_ids(ids: list[str]) -> list[str]:
+    out = []
+    for i in ids:
+        try:
+            out.append(str(uuid.UUID(i)))
+        except (ValueError, AttributeError, TypeError):
+            raise invalid("ID '" + str(i) + "' is not a valid system ID.") from None
+    return [i for i in out if i != SYSTEM_USER_ID]
+
+
+async def ban_users(pool: asyncpg.Pool, ids: list[str]) -> list[str]:
+    """Disable accounts (they can no longer authenticate or refresh); the ids that exist. The
+    caller also revokes their sessions (SessionStore.revoke_user)."""
+    rows = await pool.fetch(
+        "UPDATE users SET disable_time = now(), update_time = now() WHERE id = ANY($1::uuid[]) "
+        "RETURNING id::text AS id", _user_ids(ids))
+    return [r["id"] for r in rows]
+
+
+async def unban_users(pool: asyncpg.Pool, ids: list[str]) -> None:
+    await pool.execute(
+        "UPDATE users SET disable_time = '1970-01-01 00:00:00 UTC', update_time = now() "
+        "WHERE id = ANY($1::uuid[])", _user_ids(ids))

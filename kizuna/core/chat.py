@@ -345,18 +345,20 @@ _SELECT = ("SELECT id::text AS id, code, sender_id::text AS sender_id, username,
            "AND stream_subject = $2 AND stream_descriptor = $3 AND stream_label = $4")
 
 
-async def list_messages(pool: asyncpg.Pool, caller_id: str, stream: Stream, limit: int,
+async def list_messages(pool: asyncpg.Pool, caller_id: str | None, stream: Stream, limit: int,
                         forward: bool, cursor: str | None) -> History:
     """One page of a channel's history, with Nakama's cursor semantics.
 
     Without a cursor, forward lists from the oldest message, backward from the newest. A next
     cursor continues in the listing's direction, a previous cursor goes back; both keep the
     direction they were made for. The cacheable cursor lists, forward, what comes after the last
-    message returned: a client keeps it to fetch only new messages later.
+    message returned: a client keeps it to fetch only new messages later. `caller_id=None` is
+    server code: any channel may be read.
     """
     if not 1 <= limit <= 100:
         raise invalid(INVALID_LIMIT)
-    if stream.mode == DM and caller_id not in (stream.subject, stream.subcontext):
+    if stream.mode == DM and caller_id is not None and caller_id not in (stream.subject,
+                                                                         stream.subcontext):
         raise invalid("Channel not found.")
     if stream.mode == GROUP:
         raise invalid("Group not found.")  # groups come with a later release

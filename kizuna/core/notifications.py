@@ -92,10 +92,14 @@ class Notifier:
     def __init__(self, pool: asyncpg.Pool | None) -> None:
         self.pool = pool
         self._delivery: Delivery | None = None
+        self._online: Callable[[], Iterable[str]] | None = None
 
-    def attach(self, delivery: Delivery | None) -> None:
-        """Install (or, with None, remove) the hook that reaches online users."""
+    def attach(self, delivery: Delivery | None,
+               online: Callable[[], Iterable[str]] | None = None) -> None:
+        """Install (or, with None, remove) the hook that reaches online users, and the one that
+        says who is online (for notifications to everyone)."""
         self._delivery = delivery
+        self._online = online
 
     async def send(self, items: Iterable[NewNotification]) -> list[Notification]:
         when = datetime.now(timezone.utc)
@@ -114,6 +118,36 @@ class Notifier:
                 except Exception:  # a delivery problem must not undo a stored notification
                     log.exception("notification delivery failed", extra={"user_id": user_id})
         return made
+
+    async def send_all(self, subject: str, content: dict[str, Any] | str, code: int,
+                       persistent: bool = False) -> int:
+        """One notification to every user: stored for all of them when persistent (in one
+        statement, whatever the number of users), pushed to those online. How many were pushed."""
+        template = make(NewNotification(user_id=NIL_UUID, subject=subject, content=content,
+                                        code=code, persistent=persistent))
+        online = sorted(set(self._online())) if self._online is not None else []
+        if persistent and self.pool is not None:
+            rows = await self.pool.fetch(
+                "WITH ins AS (INSERT INTO notification (id, user_id, subject, content, code, "
+                "sender_id, create_time) SELECT gen_random_uuid(), id, $1, $2::jsonb, $3, $4, $5 "
+                "FROM users WHERE id <> $4 RETURNING id, user_id) "
+                "SELECT id::text AS id, user_id::text AS user_id FROM ins "
+                "WHERE user_id = ANY($6::uuid[])",
+                template.subject, template.content, template.code, NIL_UUID,
+                template.create_time, online)
+            made = [(r["user_id"], r["id"]) for r in rows]
+        else:
+            made = [(u, str(uuid.uuid4())) for u in online]
+        delivery = self._delivery
+        if delivery is not None:
+            for user_id, nid in made:
+                n = Notification(nid, user_id, template.subject, template.content, template.code,
+                                 "", template.create_time, persistent)
+                try:
+                    delivery(user_id, [n])
+                except Exception:
+                    log.exception("notification delivery failed", extra={"user_id": user_id})
+        return len(made)
 
 
 async def save(pool: asyncpg.Pool, notifications: list[Notification]) -> None:

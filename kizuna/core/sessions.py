@@ -61,20 +61,31 @@ class IssuedSession:
 
 
 class Tokens:
-    """Signs and verifies session and refresh tokens."""
+    """Signs and verifies session and refresh tokens.
+
+    Verified session tokens are remembered (a bounded map from the exact token text, signature
+    included, to its claims): a client sends the same token with every request, and checking an
+    HS256 signature and its claims with PyJWT costs more than the rest of a small request. The
+    expiry is still checked on every use; revocation is the SessionStore's check, also per use.
+    """
+
+    CACHE_SIZE = 8192
 
     def __init__(self, cfg: Config) -> None:
         self.key = cfg.session.encryption_key
         self.refresh_key = cfg.session.refresh_encryption_key
         self.expiry = cfg.session.token_expiry_sec
         self.refresh_expiry = cfg.session.refresh_token_expiry_sec
+        self._verified: dict[str, Session] = {}
 
     def issue(self, user_id: str, username: str, vars: dict[str, str] | None = None,
-              token_id: str | None = None, issued_at: int | None = None) -> IssuedSession:
+              token_id: str | None = None, issued_at: int | None = None,
+              expires_at: int | None = None) -> IssuedSession:
+        """A token pair; `expires_at` (unix seconds) overrides the session token's expiry."""
         now = int(time.time())
         tid = token_id or str(uuid.uuid4())
         iat = issued_at if issued_at is not None else now
-        exp, rexp = now + self.expiry, now + self.refresh_expiry
+        exp, rexp = expires_at or now + self.expiry, now + self.refresh_expiry
         token = jwt.encode(self._claims(tid, user_id, username, vars, exp, iat), self.key,
                            algorithm="HS256")
         refresh = jwt.encode(self._claims(tid, user_id, username, vars, rexp, iat),
@@ -92,7 +103,19 @@ class Tokens:
         return claims
 
     def verify(self, token: str) -> Session | None:
-        return self._verify(token, self.key)
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at > time.time():
+                return known
+            del self._verified[token]
+            return None
+        session = self._verify(token, self.key)
+        if session is not None:
+            cache = self._verified
+            if len(cache) >= self.CACHE_SIZE:
+                del cache[next(iter(cache))]  # the oldest entry
+            cache[token] = session
+        return session
 
     def verify_refresh(self, token: str) -> Session | None:
         return self._verify(token, self.refresh_key)
@@ -220,12 +243,13 @@ class SessionStore:
     # -- issuing and checking ------------------------------------------------------------------
 
     async def create(self, conn: asyncpg.Connection | asyncpg.Pool, user_id: str, username: str,
-                     vars: dict[str, str] | None) -> IssuedSession:
+                     vars: dict[str, str] | None, expires_at: int | None = None) -> IssuedSession:
         """Issue a new session for a user who just authenticated, and record it."""
-        issued = self.tokens.issue(user_id, username, vars)
+        issued = self.tokens.issue(user_id, username, vars, expires_at=expires_at)
         await conn.execute(
             "INSERT INTO user_session (token_id, user_id, expire_time) "
-            "VALUES ($1, $2, to_timestamp($3))", issued.token_id, user_id, issued.refresh_expires_at)
+            "VALUES ($1, $2, to_timestamp($3))", issued.token_id, user_id,
+            max(issued.refresh_expires_at, issued.expires_at))
         if self.single_session:
             await self.revoke_user(user_id, keep=issued.token_id)
         return issued
@@ -251,6 +275,26 @@ class SessionStore:
         return issued
 
     # -- revoking ------------------------------------------------------------------------------
+
+    async def logout(self, user_id: str, token: str | None, refresh_token: str | None) -> None:
+        """End a user's session (given its token and/or refresh token), or every session of the
+        user when neither is given. A token must be valid and belong to the user."""
+        if not token and not refresh_token:
+            await self.revoke_user(user_id)
+            return
+        tids: list[str] = []
+        if token:
+            s = self.tokens.verify(token)
+            if s is None or s.user_id != user_id:
+                raise KizunaError(Code.INVALID_ARGUMENT, "Session token invalid.")
+            tids.append(s.token_id)
+        if refresh_token:
+            s = self.tokens.verify_refresh(refresh_token)
+            if s is None or s.user_id != user_id:
+                raise KizunaError(Code.INVALID_ARGUMENT, "Refresh token invalid.")
+            tids.append(s.token_id)
+        # A session and its refresh token share one token id: revoking it ends both.
+        await self.revoke(user_id, sorted(set(tids)))
 
     async def revoke(self, user_id: str, token_ids: list[str]) -> None:
         if not token_ids:

@@ -295,6 +295,15 @@ async def list_objects(pool: asyncpg.Pool, caller: str | None, collection: str,
     return page, next_cursor
 
 
+async def list_user_objects(pool: asyncpg.Pool, user_id: str) -> list[dict[str, Any]]:
+    """Every object a user owns, whatever its permissions (an account export)."""
+    owner = _uuid(user_id, allow_nil=True)
+    with _database_errors("Error listing storage objects."):
+        rows = await pool.fetch(f"SELECT {_COLUMNS} FROM storage WHERE user_id = $1 "
+                                "ORDER BY collection, key", owner)
+    return [dict(r) for r in rows]
+
+
 # -- delete --------------------------------------------------------------------------------------
 
 

@@ -53,12 +53,15 @@ class RealtimeService:
         handlers.install(self)
         self._keepalive: asyncio.Task | None = None
         self.stopping = False
+        # The server modules (kizuna.runtime.service.Runtime), when loaded: RPCs, realtime hooks,
+        # session events.
+        self.runtime: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         raise_fd_limit()
-        self.notifier.attach(self.deliver_notifications)
+        self.notifier.attach(self.deliver_notifications, self.registry.users)
         self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop(),
                                                                  name="realtime-keepalive")
 
@@ -94,6 +97,8 @@ class RealtimeService:
                                session.username, status="")
         if self.config.session.single_socket:
             self._kick_others(session)
+        if self.runtime is not None:
+            self.runtime.session_event("start", session)
 
     def _kick_others(self, session: Session) -> None:
         others = [s for s in self.registry.for_user(session.user_id) if s.id != session.id]
@@ -112,6 +117,15 @@ class RealtimeService:
         self.registry.remove(session)
         self.status.unfollow_all(session.id)
         self.tracker.untrack_all(session.id)
+        if self.runtime is not None:
+            self.runtime.session_event("end", session)
+
+    def disconnect_user(self, user_id: str, reason: str = "server-side session disconnect") -> int:
+        """Close every socket of a user on this node (a ban, a deleted account)."""
+        sessions = self.registry.for_user(user_id)
+        for s in sessions:
+            s.close(1000, reason)
+        return len(sessions)
 
     # -- dispatch --------------------------------------------------------------------------------
 
@@ -125,6 +139,14 @@ class RealtimeService:
         try:
             if handler is None:
                 raise RealtimeError(ErrorCode.UNRECOGNIZED_PAYLOAD, "Unrecognized message.")
+            runtime = self.runtime
+            if runtime is not None:
+                # Every kind passes here: server modules' realtime hooks (kizuna/runtime/hooks.py)
+                # cover each message handler, present and future, by construction.
+                reg = runtime.registry
+                if kind in reg.rt_before or kind in reg.rt_after:
+                    await runtime.dispatch_rt(reg, self, handler, session, cid, kind, body)
+                    return
             pending = handler(self, session, cid, body)
             if pending is not None:
                 await pending

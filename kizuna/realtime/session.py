@@ -52,13 +52,15 @@ def node_bits(node: str) -> int:
 
 class Session:
     __slots__ = ("id", "node", "user_id", "username", "vars", "token_id", "expiry", "lang",
-                 "status", "format", "conn", "closed", "last_recv", "last_ping", "_queue",
-                 "_queue_size", "_write_wait", "_writer", "_closer", "__weakref__")
+                 "status", "format", "conn", "closed", "last_recv", "last_ping", "client_ip",
+                 "client_port", "tap", "_queue", "_queue_size", "_write_wait", "_writer",
+                 "_closer", "__weakref__")
 
     def __init__(self, conn: Connection, *, session_id: str, node: str, user_id: str,
                  username: str, vars: dict[str, str] | None = None, token_id: str = "",
                  expiry: int = 0, lang: str = "en", status: bool = False, format: str = "json",
-                 queue_size: int = 64, write_wait: float = 5.0, now: float = 0.0) -> None:
+                 queue_size: int = 64, write_wait: float = 5.0, now: float = 0.0,
+                 client_ip: str = "", client_port: str = "") -> None:
         self.id = session_id
         self.node = node
         self.user_id = user_id
@@ -73,6 +75,10 @@ class Session:
         self.closed = False
         self.last_recv = now
         self.last_ping = now
+        self.client_ip = client_ip
+        self.client_port = client_port
+        # While a runtime after-hook waits for this session's reply, what is sent is kept here.
+        self.tap: list[bytes] | None = None
         self._queue: deque[bytes] | None = None  # made on first need: most sessions never queue
         self._queue_size = queue_size
         self._write_wait = write_wait
@@ -88,6 +94,8 @@ class Session:
         """Queue one encoded envelope for the peer. False if the session is (now) closed."""
         if self.closed:
             return False
+        if self.tap is not None:
+            self.tap.append(data)
         queue = self._queue
         if not queue:
             if self.conn.try_write(data):
@@ -193,6 +201,10 @@ class SessionRegistry:
 
     def for_user(self, user_id: str) -> list[Session]:
         return list(self._by_user.get(user_id, {}).values())
+
+    def users(self) -> list[str]:
+        """The users with at least one socket on this node."""
+        return list(self._by_user)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -136,12 +136,15 @@ async def handle(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
 
     loop = asyncio.get_running_loop()
+    peer = transport.get_extra_info("peername")
     session = Session(
         AiohttpConnection(ws, transport), session_id=rt.registry.new_id(), node=rt.node,
         user_id=auth.user_id, username=auth.username, vars=auth.vars, token_id=auth.token_id,
         expiry=auth.expires_at, lang=request.query.get("lang") or "en",
         status=bool(parse_bool(request.query.get("status", ""))),
-        queue_size=cfg.outgoing_queue_size, write_wait=cfg.write_wait_ms / 1000, now=loop.time())
+        queue_size=cfg.outgoing_queue_size, write_wait=cfg.write_wait_ms / 1000, now=loop.time(),
+        client_ip=request.remote or "",
+        client_port=str(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else "")
     rt.connect(session)
     try:
         await _read(rt, session, ws, loop)

@@ -10,15 +10,26 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 SUITES = sorted(p.name for p in (HERE / "js").glob("*.test.mjs"))
+# Suites that need server modules: the server loads these (a copy, in the test's tmp dir).
+MODULES = {"runtime.test.mjs": [ROOT / "docs" / "examples" / "modules" / "example.py"]}
 
 
 @pytest.mark.parametrize("suite", SUITES)
-def test_nakama_js(suite: str, server) -> None:
+def test_nakama_js(suite: str, server_factory, db_address: str, tmp_path: Path) -> None:
     node = shutil.which("node")
     assert node, "Node.js is required for the end-to-end tests"
     assert (HERE / "node_modules" / "@heroiclabs" / "nakama-js").is_dir(), \
         "run `npm ci` in tests/e2e first (scripts/test does)"
+    args = ["--migrate", "--database.address", db_address, "--logger.format", "text"]
+    if suite in MODULES:
+        modules = tmp_path / "modules"
+        modules.mkdir()
+        for f in MODULES[suite]:
+            shutil.copy(f, modules / f.name)
+        args += ["--runtime.path", str(modules)]
+    server = server_factory(*args)
     proc = subprocess.run(
         [node, "--test", "--test-reporter=spec", str(HERE / "js" / suite)],
         cwd=HERE, capture_output=True, text=True, timeout=300,

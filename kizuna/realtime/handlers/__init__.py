@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from kizuna.realtime.handlers import channel, match, ping, status
+from kizuna.realtime.handlers import channel, match, ping, rpc, status
 
 if TYPE_CHECKING:
     from kizuna.realtime.service import RealtimeService
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 Handler = Callable[["RealtimeService", "Session", "str | None", "dict[str, Any]"],
                    "Awaitable[None] | None"]
 
-MODULES = (ping, status, channel, match)
+MODULES = (ping, status, channel, match, rpc)
 
 
 def table() -> dict[str, Handler]:

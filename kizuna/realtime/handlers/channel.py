@@ -90,9 +90,9 @@ def _member(rt: "RealtimeService", session: "Session", stream: Stream, action: s
     return me
 
 
-def _deliver(rt: "RealtimeService", session: "Session", cid: str | None, channel_id: str,
-             stream: Stream, m: chat.Message) -> None:
-    """The message to everyone on the channel (sender included), then the ack to the sender."""
+def broadcast(rt: "RealtimeService", channel_id: str, stream: Stream,
+              m: chat.Message) -> dict[str, Any]:
+    """A `channel_message` to everyone on the channel (its sender included); the message."""
     names = chat.channel_names(stream)
     created = envelope.timestamp(m.create_time)
     updated = created if m.update_time is m.create_time else envelope.timestamp(m.update_time)
@@ -100,9 +100,19 @@ def _deliver(rt: "RealtimeService", session: "Session", cid: str | None, channel
                "sender_id": m.sender_id, "username": m.username, "content": m.content,
                "create_time": created, "update_time": updated, "persistent": m.persistent, **names}
     rt.router.send_to_stream(stream, envelope.push("channel_message", message))
-    ack = {"channel_id": channel_id, "message_id": m.id, "code": m.code, "username": m.username,
-           "create_time": created, "update_time": updated, "persistent": m.persistent, **names}
-    session.send(envelope.reply(cid, "channel_message_ack", ack))
+    return message
+
+
+def ack(message: dict[str, Any]) -> dict[str, Any]:
+    """The sender's `channel_message_ack` for a message: the message without sender and content."""
+    return {k: v for k, v in message.items() if k not in ("sender_id", "content")}
+
+
+def _deliver(rt: "RealtimeService", session: "Session", cid: str | None, channel_id: str,
+             stream: Stream, m: chat.Message) -> None:
+    """The message to everyone on the channel (sender included), then the ack to the sender."""
+    message = broadcast(rt, channel_id, stream, m)
+    session.send(envelope.reply(cid, "channel_message_ack", ack(message)))
 
 
 async def channel_message_send(rt: "RealtimeService", session: "Session", cid: str | None,

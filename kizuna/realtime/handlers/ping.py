@@ -21,13 +21,6 @@ def pong(rt: "RealtimeService", session: "Session", cid: str | None, body: dict[
     """A client's pong needs no answer."""
 
 
-def rpc(rt: "RealtimeService", session: "Session", cid: str | None, body: dict[str, Any]) -> None:
-    if not envelope.text(body, "id"):
-        raise RealtimeError(ErrorCode.BAD_INPUT, "RPC ID must be set")
-    # No runtime modules yet: no function is registered.
-    raise RealtimeError(ErrorCode.RUNTIME_FUNCTION_NOT_FOUND, "RPC function not found")
-
-
 def _unsupported(kind: str):
     def handler(rt: "RealtimeService", session: "Session", cid: str | None,
                 body: dict[str, Any]) -> None:
@@ -41,4 +34,4 @@ NOT_YET = ("matchmaker_add", "matchmaker_remove", "party_create", "party_join", 
            "party_join_request_list", "party_matchmaker_add", "party_matchmaker_remove",
            "party_data_send", "party_update")
 
-HANDLERS = {"ping": ping, "pong": pong, "rpc": rpc, **{k: _unsupported(k) for k in NOT_YET}}
+HANDLERS = {"ping": ping, "pong": pong, **{k: _unsupported(k) for k in NOT_YET}}

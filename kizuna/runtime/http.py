@@ -1,0 +1,71 @@
+"""Custom HTTP routes (`initializer.register_http`): the request a handler gets, the response it
+may return.
+
+A handler returns an `HttpResponse`, or a shortcut: a dict or list (JSON, 200), a str (text/plain,
+200), bytes (application/octet-stream, 200) or None (200, empty body). Raising `Error` answers
+with Nakama's error body `{"code", "message"}` and the matching HTTP status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import orjson
+
+from kizuna.runtime.errors import Code, Error
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, list[str]]
+    body: bytes = b""
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; a malformed body is `Error(..., INVALID_ARGUMENT)` (400)."""
+        try:
+            return orjson.loads(self.body) if self.body.strip() else None
+        except orjson.JSONDecodeError:
+            raise Error("Request body is not valid JSON.", Code.INVALID_ARGUMENT) from None
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a header, by case-insensitive name."""
+        low = name.lower()
+        for key, values in self.headers.items():
+            if key.lower() == low and values:
+                return values[0]
+        return default
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    body: Any = b""
+    """bytes, str, or anything JSON-encodable (then sent as application/json)."""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+    def encode(self) -> tuple[bytes, str]:
+        body, ctype = self.body, self.content_type
+        if isinstance(body, bytes):
+            return body, ctype or "application/octet-stream"
+        if isinstance(body, str):
+            return body.encode(), ctype or "text/plain; charset=utf-8"
+        if body is None:
+            return b"", ctype or "text/plain; charset=utf-8"
+        return orjson.dumps(body), ctype or "application/json"
+
+
+def as_response(result: Any) -> HttpResponse:
+    if isinstance(result, HttpResponse):
+        return result
+    if result is None:
+        return HttpResponse(b"")
+    return HttpResponse(result)

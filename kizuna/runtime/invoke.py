@@ -1,0 +1,156 @@
+"""Calling module functions: plain functions in worker threads, coroutines on the event loop, both
+under a deadline, with every failure turned into one domain error.
+
+- A plain `def` runs in a worker thread, so a slow or CPU-heavy function never stalls the event
+  loop (other requests, sockets, timers keep going). Its `nk` calls hop to the loop and block the
+  worker until they are done (nk.py).
+- An `async def` runs on the event loop and awaits `nk.aio` calls; it must not block.
+- Each call gets `runtime.call_timeout_ms`. A coroutine that overruns is cancelled; a thread
+  cannot be stopped, so the call fails at once and the thread's next `nk` call raises (its result
+  is dropped when it finally returns).
+
+Failures become `KizunaError` (kizuna.core.errors), which every transport already maps: a module's
+`Error(message, code)` keeps its message and code (a code outside 1-16 becomes 13); a timeout is
+code 4 (DEADLINE_EXCEEDED); anything else is logged with its traceback and reported to the client
+as 13 "Internal Server Error" only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kizuna.core.errors import Code, KizunaError
+from kizuna.runtime.errors import Error, NkUnavailable, to_kizuna
+from kizuna.runtime.registry import Function
+
+log = logging.getLogger("kizuna.runtime")
+
+INTERNAL_ERROR = "Internal Server Error"
+
+# The deadline of the call running in this worker thread (monotonic seconds), read by `nk`.
+_state = threading.local()
+
+
+def current_deadline() -> float | None:
+    return getattr(_state, "deadline", None)
+
+
+class WorkerPool:
+    """Daemon worker threads for plain functions, started on demand up to `max_workers`.
+
+    Not concurrent.futures.ThreadPoolExecutor: its threads are joined at interpreter exit, so one
+    module function stuck in a loop would keep the process from ever exiting after a shutdown.
+    """
+
+    def __init__(self, max_workers: int, name: str = "kizuna-runtime") -> None:
+        self.max_workers = max_workers
+        self.name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future:
+        if self._closed:
+            raise RuntimeError("the runtime worker pool is closed")
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((fut, fn, args))
+        with self._lock:
+            # _idle = threads - calls queued or running: no thread is free when it is <= 0.
+            if self._idle <= 0 and self._threads < self.max_workers:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"{self.name}-{self._threads}",
+                                 daemon=True).start()
+            else:
+                self._idle -= 1
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fut, fn, args = item
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
+                    fut.set_exception(exc)
+            del item, fut, fn, args
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            n = self._threads
+        for _ in range(n):
+            self._queue.put(None)
+
+
+def _run(deadline: float, fn: Any, args: tuple) -> Any:
+    _state.deadline = deadline
+    try:
+        return fn(*args)
+    finally:
+        _state.deadline = None
+
+
+class Invoker:
+    def __init__(self, pool: WorkerPool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+
+    async def call(self, f: Function, *args: Any, timeout: float | None = None) -> Any:
+        """Run `f(*args)`; its result, or KizunaError."""
+        limit = self.timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            if f.is_async:
+                async with asyncio.timeout(limit):
+                    return await f.fn(*args)
+            fut = self.pool.submit(_run, started + limit, f.fn, args)
+            result = await asyncio.wait_for(asyncio.wrap_future(fut), limit)
+            if inspect.isawaitable(result):  # a plain function that returned a coroutine
+                async with asyncio.timeout(max(0.0, started + limit - time.monotonic())):
+                    result = await result
+            return result
+        except TimeoutError:
+            ms = int(limit * 1000)
+            log.warning("Runtime function timed out", extra={
+                "function": f.label, "runtime_module": f.module, "timeout_ms": ms})
+            raise KizunaError(Code.DEADLINE_EXCEEDED,
+                              f"Function call timed out after {ms} ms.") from None
+        except Error as exc:
+            raise to_kizuna(exc) from None
+        except KizunaError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except NkUnavailable:
+            raise
+        except Exception as exc:
+            log.error("Runtime function failed", exc_info=_from_module(exc), extra={
+                "function": f.label, "runtime_module": f.module})
+            raise KizunaError(Code.INTERNAL, INTERNAL_ERROR) from None
+
+
+_CALLERS = (str(Path(__file__).resolve().parent), str(Path(asyncio.__file__).resolve().parent))
+
+
+def _from_module(exc: BaseException) -> tuple:
+    """The exception with its traceback starting at the module's code (the frames of this
+    package that called it are noise in a module author's log)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_CALLERS):
+        tb = tb.tb_next
+    return type(exc), exc, tb or exc.__traceback__

@@ -1,0 +1,54 @@
+"""The logger server functions receive: printf-style messages plus structured fields.
+
+    logger.info("granted %d coins", 100, user_id=ctx.user_id)
+    log = logger.with_fields({"match": match_id}); log.warn("slow tick")
+
+Lines go through Kizuna's logging (JSON by default), under `kizuna.runtime.<module>`, with the
+module's own file and line as the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
+                                                                                   "asctime"}
+
+
+class Logger:
+    __slots__ = ("_log", "_fields")
+
+    def __init__(self, log: logging.Logger | str, fields: Mapping[str, Any] | None = None) -> None:
+        self._log = logging.getLogger(log) if isinstance(log, str) else log
+        self._fields = dict(fields or {})
+
+    def with_field(self, key: str, value: Any) -> "Logger":
+        return Logger(self._log, {**self._fields, key: value})
+
+    def with_fields(self, fields: Mapping[str, Any]) -> "Logger":
+        return Logger(self._log, {**self._fields, **fields})
+
+    def fields(self) -> dict[str, Any]:
+        return dict(self._fields)
+
+    def debug(self, msg: str, *args: Any, **fields: Any) -> None:
+        self._emit(logging.DEBUG, msg, args, fields)
+
+    def info(self, msg: str, *args: Any, **fields: Any) -> None:
+        self._emit(logging.INFO, msg, args, fields)
+
+    def warn(self, msg: str, *args: Any, **fields: Any) -> None:
+        self._emit(logging.WARNING, msg, args, fields)
+
+    warning = warn
+
+    def error(self, msg: str, *args: Any, **fields: Any) -> None:
+        self._emit(logging.ERROR, msg, args, fields)
+
+    def _emit(self, level: int, msg: str, args: tuple, fields: dict[str, Any]) -> None:
+        if not self._log.isEnabledFor(level):
+            return
+        merged = {**self._fields, **fields}
+        extra = {(k + "_" if k in _RESERVED else k): v for k, v in merged.items()}
+        self._log.log(level, msg, *args, extra=extra, stacklevel=3)

@@ -1,0 +1,291 @@
+"""The node's runtime: its server modules and everything that calls into them.
+
+Built at start-up (kizuna/server.py) beside the other services and reached by the transports as
+`services.runtime`. `start()` loads the modules of `runtime.path` (a module that fails stops the
+start, naming its file and line), starts the event workers and, with `--dev`, a watcher that
+reloads the modules when a file changes. `stop()` runs the shutdown functions within
+`shutdown_grace_sec` and lets queued events finish, briefly.
+
+Hot paths read `runtime.registry` once per request: a reload swaps the whole registry in one
+assignment, so a request sees one version of the modules from start to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from kizuna.config import Config, runtime_env
+from kizuna.core.errors import Code, KizunaError
+from kizuna.runtime import context as modes
+from kizuna.runtime import hooks, loader
+from kizuna.runtime.context import Context, frozen
+from kizuna.runtime.errors import LoadError
+from kizuna.runtime.http import HttpRequest, HttpResponse, as_response
+from kizuna.runtime.invoke import Invoker, WorkerPool
+from kizuna.runtime.nk import Nk
+from kizuna.runtime.registry import Function, HttpRoute, Registry
+from kizuna.version import __version__
+
+log = logging.getLogger("kizuna.runtime")
+
+POLL_SEC = 0.5
+WORKERS = max(32, 8 * (os.cpu_count() or 1))
+
+
+class LoadFailed(Exception):
+    """Modules that do not load, worded for the operator: one line per failing module."""
+
+    def __init__(self, errors: list[LoadError]) -> None:
+        self.errors = errors
+        first = str(errors[0])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"runtime module failed to load: {first}{more}")
+
+
+class Runtime:
+    def __init__(self, services: Any, *, dev: bool = False) -> None:
+        cfg: Config = services.config
+        self.services = services
+        self.config = cfg
+        self.path = Path(cfg.runtime.path)
+        self.dev = dev
+        self.env = MappingProxyType(runtime_env(cfg))
+        self.node = cfg.name
+        self.version = __version__
+        self.registry = Registry()
+        self.pool = WorkerPool(WORKERS)
+        self.invoker = Invoker(self.pool, cfg.runtime.call_timeout_ms / 1000)
+        self.nk = Nk(self)
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._events: asyncio.Queue | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        result = await self._load()
+        if result.errors:
+            raise LoadFailed(result.errors)
+        self.registry = result.registry
+        self._announce(result, "Loaded runtime modules")
+        self._events = asyncio.Queue(self.config.runtime.event_queue_size)
+        for i in range(self.config.runtime.event_queue_workers):
+            self._tasks.append(self.loop.create_task(self._event_worker(), name=f"runtime-events-{i}"))
+        if self.dev:
+            self._tasks.append(self.loop.create_task(self._watch(), name="runtime-watch"))
+            log.info("Watching runtime modules for changes", extra={"path": str(self.path)})
+        if self.services.realtime is not None:
+            self.services.realtime.runtime = self
+        self._started = True
+
+    async def stop(self) -> None:
+        """Run the shutdown functions (bounded by shutdown_grace_sec), then stop."""
+        if not self._started:
+            self.pool.close()
+            return
+        self._started = False
+        for t in [t for t in self._tasks if t.get_name() == "runtime-watch"]:
+            t.cancel()
+        reg = self.registry
+        if reg.shutdown:
+            grace = self.config.shutdown_grace_sec or self.invoker.timeout
+            deadline = time.monotonic() + grace
+            ctx = self.context(modes.SHUTDOWN)
+            for f in reg.shutdown:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("No time left for shutdown functions", extra={"function": f.label})
+                    break
+                try:
+                    await self.invoker.call(f, ctx, f.logger, self.nk, timeout=left)
+                except KizunaError as exc:
+                    log.warning("Shutdown function failed", extra={
+                        "runtime_module": f.module, "error": exc.message})
+        if self._events is not None and not self._events.empty():
+            try:
+                async with asyncio.timeout(1.0):
+                    await self._events.join()
+            except TimeoutError:
+                log.warning("Dropping queued runtime events", extra={"count": self._events.qsize()})
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.services.realtime is not None and self.services.realtime.runtime is self:
+            self.services.realtime.runtime = None
+        self.pool.close()
+
+    async def _load(self) -> loader.LoadResult:
+        return await asyncio.to_thread(loader.load, self.path, lambda: self.context(modes.RUN_ONCE),
+                                       self.nk, self.loop)
+
+    def _announce(self, result: loader.LoadResult, message: str) -> None:
+        reg = result.registry
+        if not reg.modules:
+            log.info("No runtime modules", extra={"path": str(self.path)})
+            return
+        log.info(message, extra={"path": str(self.path), "modules": reg.modules,
+                                 "registered": reg.summary()})
+        try:
+            from kizuna.api.endpoint import served_methods
+            served = served_methods()
+        except ImportError:  # pragma: no cover
+            return
+        for key in [*reg.before, *reg.after]:
+            if key not in served:
+                from kizuna.runtime.methods import api_name
+                log.warning("A hook is registered for an API method this server does not serve "
+                            "yet; it will not run", extra={"method": api_name(key)})
+
+    async def reload(self) -> bool:
+        """Load the modules again into a fresh registry and swap it in; on any error keep the
+        current one (and say why)."""
+        started = time.monotonic()
+        result = await self._load()
+        if result.errors:
+            for err in result.errors:
+                log.error(f"Runtime module failed to reload, keeping the previous version: {err}")
+            return False
+        self.registry = result.registry
+        self._announce(result, "Reloaded runtime modules")
+        log.debug("reload took", extra={"ms": int((time.monotonic() - started) * 1000)})
+        return True
+
+    async def _watch(self) -> None:
+        last = loader.snapshot(self.path)
+        while True:
+            await asyncio.sleep(POLL_SEC)
+            now = loader.snapshot(self.path)
+            if now != last:
+                last = now
+                try:
+                    await self.reload()
+                except Exception:  # never let one bad reload stop the watcher
+                    log.exception("runtime reload failed")
+
+    # -- contexts --------------------------------------------------------------------------------
+
+    def context(self, mode: str, **fields: Any) -> Context:
+        return Context(env=self.env, execution_mode=mode, node=self.node, version=self.version,
+                       **fields)
+
+    @staticmethod
+    def session_fields(session: Any) -> dict[str, Any]:
+        """Context fields of a socket session."""
+        return {"user_id": session.user_id, "username": session.username,
+                "vars": frozen(session.vars), "user_session_exp": session.expiry or None,
+                "session_id": session.id, "lang": session.lang,
+                "client_ip": session.client_ip or None, "client_port": session.client_port or None}
+
+    # -- RPC -------------------------------------------------------------------------------------
+
+    def rpc_function(self, rpc_id: str) -> Function | None:
+        return self.registry.rpcs.get(rpc_id.lower())
+
+    async def call_rpc(self, f: Function, fields: dict[str, Any], payload: str) -> str:
+        """The function's result as the payload string (KizunaError on failure). A function may
+        return a str, None (""), bytes (UTF-8) or any JSON-encodable value (encoded)."""
+        ctx = self.context(modes.RPC, **fields)
+        result = await self.invoker.call(f, ctx, f.logger, self.nk, payload)
+        if result is None:
+            return ""
+        if isinstance(result, str):
+            return result
+        if isinstance(result, (bytes, bytearray)):
+            return bytes(result).decode("utf-8", errors="replace")
+        try:
+            return Nk.json_encode(result)
+        except Exception:
+            log.error("An RPC function returned a value that is not a string nor JSON-encodable",
+                      extra={"function": f.label, "type": type(result).__name__})
+            raise KizunaError(Code.INTERNAL, "Internal Server Error") from None
+
+    # -- hooks -----------------------------------------------------------------------------------
+
+    async def before(self, f: Function, fields: dict[str, Any],
+                     request: dict[str, Any]) -> dict[str, Any]:
+        return await hooks.before(self, f, fields, request)
+
+    async def after(self, f: Function, fields: dict[str, Any], response: Any,
+                    request: dict[str, Any]) -> None:
+        await hooks.after(self, f, fields, response, request)
+
+    async def dispatch_rt(self, reg: Registry, rt: Any, handler: Any, session: Any,
+                          cid: str | None, kind: str, body: dict[str, Any]) -> None:
+        await hooks.dispatch_rt(self, reg, rt, handler, session, cid, kind, body)
+
+    # -- custom HTTP -----------------------------------------------------------------------------
+
+    def http_route(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        reg = self.registry
+        return reg.http_route(method, path) if reg.http else None
+
+    async def call_http(self, route: HttpRoute, fields: dict[str, Any],
+                        request: HttpRequest) -> HttpResponse:
+        f = route.function
+        ctx = self.context(modes.HTTP, **fields)
+        return as_response(await self.invoker.call(f, ctx, f.logger, self.nk, request))
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def emit_event(self, event: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Queue an event for the `register_event` functions (never blocks; drops when full)."""
+        self._enqueue(self.registry.events, event, fields)
+
+    def session_event(self, which: str, session: Any) -> None:
+        functions = (self.registry.session_start if which == "start"
+                     else self.registry.session_end)
+        if not functions:
+            return
+        event = {"name": f"session_{which}", "properties": {},
+                 "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                 "external": False}
+        self._enqueue(functions, event, self.session_fields(session))
+
+    def _enqueue(self, functions: list[Function], event: dict[str, Any],
+                 fields: dict[str, Any]) -> None:
+        if not functions or self._events is None or not self._started:
+            return
+        try:
+            self._events.put_nowait((functions, event, fields))
+        except asyncio.QueueFull:
+            log.warning("Runtime event queue full, event dropped (runtime.event_queue_size)",
+                        extra={"event": event.get("name")})
+
+    async def _event_worker(self) -> None:
+        queue = self._events
+        assert queue is not None
+        while True:
+            functions, event, fields = await queue.get()
+            try:
+                ctx = self.context(modes.EVENT, **fields)
+                for f in functions:
+                    try:
+                        await self.invoker.call(f, ctx, f.logger, self.nk, event)
+                    except KizunaError as exc:
+                        log.warning("Event function failed", extra={
+                            "function": f.label, "runtime_module": f.module,
+                            "error": exc.message})
+            finally:
+                queue.task_done()
+
+
+async def check(cfg: Config) -> loader.LoadResult:
+    """Load the modules as a server would, without one: for `kizuna check`. init_module runs;
+    an `nk` call that needs the database stops that module's init there (not an error)."""
+    env = MappingProxyType(runtime_env(cfg))
+
+    def context() -> Context:
+        return Context(env=env, execution_mode=modes.RUN_ONCE, node=cfg.name, version=__version__)
+
+    return await asyncio.to_thread(loader.load, Path(cfg.runtime.path), context, Nk(None),
+                                   asyncio.get_running_loop(), check=True)

@@ -1,0 +1,99 @@
+"""The shapes `nk` returns: plain dicts at runtime, TypedDicts for editors and type checkers.
+
+Nakama's field names, every field present, timestamps as RFC 3339 strings, JSON documents (storage
+values, metadata, wallets, notification and message content) decoded into Python objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, TypedDict
+
+
+class User(TypedDict):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str
+    lang_tag: str
+    location: str
+    timezone: str
+    metadata: dict[str, Any]
+    facebook_id: str
+    google_id: str
+    gamecenter_id: str
+    steam_id: str
+    facebook_instant_game_id: str
+    apple_id: str
+    edge_count: int
+    online: bool
+    create_time: str
+    update_time: str
+
+
+class Account(TypedDict):
+    user: User
+    wallet: dict[str, Any]
+    email: str
+    devices: list[dict[str, str]]
+    custom_id: str
+    verify_time: str | None
+    disable_time: str | None
+
+
+class StorageObject(TypedDict):
+    collection: str
+    key: str
+    user_id: str
+    value: dict[str, Any]
+    version: str
+    permission_read: int
+    permission_write: int
+    create_time: str
+    update_time: str
+
+
+class StorageAck(TypedDict):
+    collection: str
+    key: str
+    user_id: str
+    version: str
+    create_time: str
+    update_time: str
+
+
+class Notification(TypedDict):
+    id: str
+    user_id: str
+    subject: str
+    content: dict[str, Any]
+    code: int
+    sender_id: str
+    create_time: str
+    persistent: bool
+
+
+class ChannelMessage(TypedDict, total=False):
+    channel_id: str
+    message_id: str
+    code: int
+    sender_id: str
+    username: str
+    content: dict[str, Any]
+    create_time: str
+    update_time: str
+    persistent: bool
+    room_name: str
+    group_id: str
+    user_id_one: str
+    user_id_two: str
+
+
+class AuthResult(NamedTuple):
+    user_id: str
+    username: str
+    created: bool
+
+
+class TokenResult(NamedTuple):
+    token: str
+    exp: int
