@@ -29,11 +29,17 @@ def encode_user(row: dict[str, Any], online: bool = False) -> dict[str, Any]:
     })
 
 
-def encode_account(row: dict[str, Any]) -> dict[str, Any]:
+def _online(call: "Call", user_id: str) -> bool:
+    """Whether the user has a socket open with status shown (on this node)."""
+    rt = call.services.realtime
+    return bool(rt is not None and rt.is_online(user_id))
+
+
+def encode_account(row: dict[str, Any], online: bool = False) -> dict[str, Any]:
     def when(t):
         return timestamp(t) if t is not None and t > accounts.EPOCH else None
     return prune({
-        "user": encode_user(row), "wallet": row["wallet"], "email": row["email"],
+        "user": encode_user(row, online), "wallet": row["wallet"], "email": row["email"],
         "devices": [{"id": d} for d in row["devices"]], "custom_id": row["custom_id"],
         "verify_time": when(row["verify_time"]),
         # disable_time is never shown to the player (as Nakama).
@@ -179,7 +185,8 @@ async def session_logout(call: Call, req: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_account(call: Call, req: dict[str, Any]) -> dict[str, Any]:
-    return encode_account(await accounts.get_account(call.services.pool, call.user_id))
+    row = await accounts.get_account(call.services.pool, call.user_id)
+    return encode_account(row, _online(call, call.user_id))
 
 
 _PROFILE = ("username", "display_name", "avatar_url", "lang_tag", "location", "timezone")
@@ -252,7 +259,7 @@ def _strings(req: dict[str, Any], name: str) -> list[str]:
 async def get_users(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     rows = await accounts.get_users(call.services.pool, _strings(req, "ids"),
                                     _strings(req, "usernames"), _strings(req, "facebook_ids"))
-    return prune({"users": [encode_user(r) for r in rows]})
+    return prune({"users": [encode_user(r, _online(call, r["id"])) for r in rows]})
 
 
 # -- routes --------------------------------------------------------------------------------------

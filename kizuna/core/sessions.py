@@ -146,8 +146,18 @@ class Revocations:
     """The revoked token ids this node knows of, with the time each stops mattering."""
     expiry: dict[str, float] = field(default_factory=dict)
 
+    # Called with each token id revoked for the first time on this node (e.g. the realtime
+    # layer closes the sockets opened with it).
+    listener: Any = None
+
     def add(self, tid: str, expires_at: float) -> None:
+        new = tid not in self.expiry
         self.expiry[tid] = expires_at
+        if new and self.listener is not None:
+            try:
+                self.listener(tid)
+            except Exception:  # a listener's failure must not break revocation
+                log.exception("revocation listener failed")
 
     def __contains__(self, tid: str) -> bool:
         return tid in self.expiry

@@ -62,6 +62,7 @@ class RealtimeService:
     async def start(self) -> None:
         raise_fd_limit()
         self.notifier.attach(self.deliver_notifications, self.registry.users)
+        self.sessions.revoked.listener = self.close_revoked
         self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop(),
                                                                  name="realtime-keepalive")
 
@@ -69,6 +70,7 @@ class RealtimeService:
         """Close every socket (1001) and wait for the sessions to leave, bounded."""
         self.stopping = True
         self.notifier.attach(None)
+        self.sessions.revoked.listener = None
         if self._keepalive is not None:
             self._keepalive.cancel()
             await asyncio.gather(self._keepalive, return_exceptions=True)
@@ -169,6 +171,13 @@ class RealtimeService:
         data = envelope.push("notifications",
                              {"notifications": [envelope.notification(n) for n in notifications]})
         self.router.send_to_user(user_id, data)
+
+    def close_revoked(self, token_id: str) -> None:
+        """A session token was revoked (logout, ban, account deletion, single session, on any
+        node): close the sockets opened with it."""
+        for s in list(self.registry):
+            if s.token_id == token_id:
+                s.close(1000, "session revoked")
 
     def is_online(self, user_id: str) -> bool:
         return self.tracker.exists(status_stream(user_id))

@@ -911,3 +911,33 @@ async def test_shutdown_closes_sockets_with_a_close_frame(own_server):
         closed = await s.wait_closed()
         assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 1001
         assert srv.proc.returncode == 0
+
+
+async def test_online_flag_and_logout_closes_sockets(server) -> None:
+    """A user with a status socket shows `online` in GET /v2/user; logging out closes it."""
+    import base64
+    import json
+
+    import aiohttp
+
+    basic = {"Authorization": "Basic " + base64.b64encode(b"defaultkey:").decode()}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(server.url + "/v2/account/authenticate/device",
+                             json={"id": "online-flag-device-1"}, headers=basic) as r:
+            tok = (await r.json())["token"]
+        uid = json.loads(base64.urlsafe_b64decode(tok.split(".")[1] + "=="))["uid"]
+        bearer = {"Authorization": "Bearer " + tok}
+        async with http.get(server.url + f"/v2/user?ids={uid}", headers=bearer) as r:
+            assert "online" not in (await r.json())["users"][0]
+        ws = await http.ws_connect(server.url.replace("http", "ws") + f"/ws?token={tok}&status=true")
+        async with http.get(server.url + f"/v2/user?ids={uid}", headers=bearer) as r:
+            assert (await r.json())["users"][0]["online"] is True
+        async with http.get(server.url + "/v2/account", headers=bearer) as r:
+            assert (await r.json())["user"]["online"] is True
+        async with http.post(server.url + "/v2/session/logout", json={}, headers=bearer) as r:
+            assert r.status == 200
+        msg = await ws.receive(timeout=5)
+        while msg.type == aiohttp.WSMsgType.TEXT:  # its own status presence event comes first
+            msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE
+        assert (msg.data, msg.extra) == (1000, "session revoked")
