@@ -10,7 +10,6 @@ from kizuna.api import account, channel, custom, event, health, notification, rp
 from kizuna.api.app_keys import SERVICES, Services
 from kizuna.api.codec import json_response
 from kizuna.api.errors import error_response
-from kizuna.config import Config
 from kizuna.core.errors import Code, KizunaError
 from kizuna.realtime import socket
 

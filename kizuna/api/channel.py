@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.codec import query, timestamp
+from kizuna.api.codec import query, timestamp, query_int
 from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.config import parse_bool
 from kizuna.core import chat
@@ -22,13 +22,7 @@ def encode_message(channel_id: str, names: dict[str, str], m: chat.Message) -> d
 
 
 async def parse_list(request: web.Request) -> dict[str, Any]:
-    raw_limit = query(request, "limit")
-    limit: int | None = None
-    if raw_limit not in (None, ""):
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise invalid(chat.INVALID_LIMIT) from None
+    limit = query_int(request, "limit", chat.INVALID_LIMIT)
     raw_forward = query(request, "forward")
     forward: bool | None = None
     if raw_forward not in (None, ""):

@@ -96,3 +96,14 @@ def query_all(request: web.Request, snake: str) -> list[str]:
     head, *rest = snake.split("_")
     camel = head + "".join(p[:1].upper() + p[1:] for p in rest)
     return q.getall(snake, []) + (q.getall(camel, []) if camel != snake else [])
+
+
+def query_int(request: web.Request, snake: str, error: str) -> int | None:
+    """An integer query parameter (None when absent); `error` is the message when it is not one."""
+    raw = query(request, snake)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise invalid(error) from None

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.codec import query, query_all, timestamp
+from kizuna.api.codec import query, query_all, timestamp, query_int
 from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.core import notifications
 from kizuna.core.errors import invalid
@@ -25,13 +25,7 @@ def encode(n: notifications.Notification) -> dict[str, Any]:
 
 
 async def parse_list(request: web.Request) -> dict[str, Any]:
-    raw_limit = query(request, "limit")
-    limit: int | None = None
-    if raw_limit not in (None, ""):
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise invalid("Invalid limit - limit must be between 1 and 100.") from None
+    limit = query_int(request, "limit", "Invalid limit - limit must be between 1 and 100.")
     return {"limit": limit, "cacheable_cursor": query(request, "cacheable_cursor") or None}
 
 

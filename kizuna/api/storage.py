@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.codec import field, prune, query, read_json, timestamp
+from kizuna.api.codec import field, prune, query, read_json, timestamp, query_int
 from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.core import storage
 from kizuna.core.errors import invalid
@@ -94,13 +94,7 @@ async def read(call: Call, req: dict[str, Any]) -> dict[str, Any]:
 
 
 async def parse_list(request: web.Request) -> dict[str, Any]:
-    raw_limit = query(request, "limit")
-    limit: int | None = None
-    if raw_limit not in (None, ""):
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise invalid("Invalid limit - limit must be between 1 and 100.") from None
+    limit = query_int(request, "limit", "Invalid limit - limit must be between 1 and 100.")
     return {"user_id": request.match_info.get("user_id") or query(request, "user_id") or None,
             "collection": request.match_info["collection"], "limit": limit,
             "cursor": query(request, "cursor") or None}

@@ -277,7 +277,7 @@ async def list_objects(pool: asyncpg.Pool, caller: str | None, collection: str,
         args.append(owner)
         conds.append(f"user_id = ${len(args)}")
     if caller is not None:
-        conds.append(f"read >= 1" if owner == caller else "read = 2")
+        conds.append("read >= 1" if owner == caller else "read = 2")
     if after is not None:
         args += list(after)
         n = len(args)

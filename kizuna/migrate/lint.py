@@ -87,7 +87,7 @@ def lint_statement(st: Statement, index: int, m: Migration, new_tables: set[str]
                     "name the index: an interrupted concurrent build leaves an INVALID index that "
                     "a re-run can only find, drop and rebuild by its name")
 
-    mm = re.match(rf"DROP INDEX (CONCURRENTLY )?", sql, re.I)
+    mm = re.match(r"DROP INDEX (CONCURRENTLY )?", sql, re.I)
     if mm and not mm.group(1):
         add("drop-index-not-concurrent", "brief lock", None,
             "DROP INDEX takes an ACCESS EXCLUSIVE lock on the table; DROP INDEX CONCURRENTLY avoids it")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import KIZUNA, PG, ROOT, _env, free_port
+from tests.conftest import KIZUNA, ROOT, _env
 
 PREVIOUS_RELEASE = "79e95d3cc822bc61c698e37d406547199a67a336"
 PREVIOUS_HEAD = "0004_chat_notifications"
