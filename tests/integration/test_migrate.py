@@ -18,23 +18,6 @@ from tests.integration.migrate_support import (DB, Migrator, line_of, one_line, 
                                                write_migration)
 
 
-@pytest.fixture
-def mdir(tmp_path: Path) -> Path:
-    d = tmp_path / "migrations"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def db(db_name: str) -> DB:
-    return DB(db_name)
-
-
-@pytest.fixture
-def kz(mdir: Path, db_address: str) -> Migrator:
-    return Migrator(mdir, db_address)
-
-
 def standard(d: Path) -> list[str]:
     """Four migrations: two tables, a column, and a concurrent index (no-transaction)."""
     write_migration(d, "0001_players",

@@ -20,23 +20,6 @@ from tests.integration.migrate_support import DB, Migrator, one_line, wait_for, 
 SLEEP = "pg_sleep(nullif(current_setting('kizuna_test.sleep', true), '')::float)"
 
 
-@pytest.fixture
-def mdir(tmp_path: Path) -> Path:
-    d = tmp_path / "migrations"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def db(db_name: str) -> DB:
-    return DB(db_name)
-
-
-@pytest.fixture
-def kz(mdir: Path, db_address: str) -> Migrator:
-    return Migrator(mdir, db_address)
-
-
 def kill_and_wait_for_backend(proc: subprocess.Popen, db: DB) -> None:
     """SIGKILL the migrator, then wait until PostgreSQL has noticed and ended its backend
     (the backend checks its client every second, so it does not run on for minutes)."""
