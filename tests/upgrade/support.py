@@ -35,6 +35,11 @@ def install_previous(dest: Path) -> list[str]:
     src.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE],
                              capture_output=True, check=False)
+    if archive.returncode != 0:  # a shallow clone: fetch the history, then try again
+        subprocess.run(["git", "-C", str(ROOT), "fetch", "--quiet", "--unshallow"],
+                       capture_output=True, check=False)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE],
+                                 capture_output=True, check=False)
     if archive.returncode != 0:
         raise RuntimeError(
             f"cannot export the previous release {PREVIOUS_RELEASE} from git history "
