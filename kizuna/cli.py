@@ -288,13 +288,17 @@ def status(ctx: click.Context, **opts: Any) -> None:
     """Show every migration and whether it is applied."""
     from kizuna.migrate.executor import compute_status
 
+    from kizuna.ops.nodes import live_nodes
+
     async def body(engine, migrations, addr):
         if engine is None:
-            return compute_status(migrations, {}), addr, False
-        return await engine.status(), addr, True
-    st, addr, exists = _run(ctx, opts, False, body)
+            return compute_status(migrations, {}), addr, False, []
+        return await engine.status(), addr, True, await live_nodes(engine.conn)
+    st, addr, exists, nodes = _run(ctx, opts, False, body)
     if opts["as_json"]:
-        _emit_json({"ok": True, "database": addr.display(), "database_exists": exists, **st.to_json()})
+        _emit_json({"ok": True, "database": addr.display(), "database_exists": exists, **st.to_json(),
+                    "nodes": [{"name": n.name, "version": n.version or None, "state": n.state,
+                               "address": n.address or None, "seen_by": n.source} for n in nodes]})
         return
     table = Table(title=f"migrations on {addr.display()}", title_justify="left")
     # Ids are what the operator types next (`--to ID`): never cut them, whatever the width.
@@ -315,6 +319,8 @@ def status(ctx: click.Context, **opts: Any) -> None:
         out.print("[yellow]the database does not exist yet; `kizuna migrate up` creates it[/]")
     out.print(f"schema at [bold]{escape(st.current or 'none')}[/], head [bold]{escape(st.head or 'none')}[/]"
               + (f", [yellow]{len(st.pending)} pending[/]" if st.pending else ", up to date" if st.up_to_date else ""))
+    if nodes:
+        out.print("live nodes: " + "; ".join(escape(n.describe()) for n in nodes))
 
 
 @migrate.command(context_settings=CONFIG_FLAGS)

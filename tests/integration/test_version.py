@@ -34,3 +34,15 @@ def test_version_endpoint_and_header(server):
     status, headers, body = get(server.url + "/v2/nope")
     assert status == 404 and json.loads(body) == {"code": 5, "message": "Not Found"}
     assert headers["Kizuna-Version"] == full_version()
+
+
+def test_migrate_status_lists_live_nodes(server, db_address):
+    from tests.conftest import run_kizuna
+
+    r = run_kizuna("migrate", "status", "--json", "--database.address", db_address)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [(n["name"], n["version"], n["state"], n["seen_by"]) for n in doc["nodes"]] == [
+        ("kizuna", kizuna.__version__, "serving", "registry")]
+    r = run_kizuna("migrate", "status", "--database.address", db_address)
+    assert "live nodes: kizuna (Kizuna 0.1.0, serving" in r.stdout
