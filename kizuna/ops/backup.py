@@ -398,7 +398,20 @@ async def load(conn: asyncpg.Connection, archive: Archive, progress: Progress | 
             if kind != b"T":
                 continue
             name = json.loads(payload)["name"]
+            # Secondary indexes are built once after the load rather than row by row during it.
+            indexes = await conn.fetch(
+                """
+                SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def
+                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+                WHERE n.nspname = current_schema() AND t.relname = $1
+                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+                """, name)
+            for ix in indexes:
+                await conn.execute(f"DROP INDEX {_ident(ix['name'])}")
             await conn.copy_to_table(name, source=table_data(), columns=specs[name], format="text")
+            for ix in indexes:
+                await conn.execute(ix["def"])
             n = await conn.fetchval(f"SELECT count(*) FROM {_ident(name)}")
             expected = archive.tables[name]["rows"]
             if n != expected:
