@@ -17,8 +17,8 @@ def encode_message(channel_id: str, names: dict[str, str], m: chat.Message) -> d
     # code and persistent are wrapper types: written even when they hold 0 / false.
     return {"channel_id": channel_id, "message_id": m.id, "code": m.code, "sender_id": m.sender_id,
             "username": m.username, "content": m.content,
-            "create_time": timestamp(m.create_time, "microseconds"),
-            "update_time": timestamp(m.update_time, "microseconds"), "persistent": True, **names}
+            "create_time": timestamp(m.create_time, "fraction"),
+            "update_time": timestamp(m.update_time, "fraction"), "persistent": True, **names}
 
 
 async def parse_list(request: web.Request) -> dict[str, Any]:

@@ -107,3 +107,17 @@ def query_int(request: web.Request, snake: str, error: str) -> int | None:
         return int(raw)
     except ValueError:
         raise invalid(error) from None
+
+
+def notification(n: Any) -> dict[str, Any]:
+    """A core Notification as Nakama's Notification message, for REST lists and socket pushes
+    alike (times in whole seconds, defaults omitted)."""
+    out: dict[str, Any] = {"id": n.id, "subject": n.subject, "content": n.content}
+    if n.code:
+        out["code"] = n.code
+    if n.sender_id:
+        out["sender_id"] = n.sender_id
+    out["create_time"] = timestamp(n.create_time)
+    if n.persistent:
+        out["persistent"] = True
+    return out

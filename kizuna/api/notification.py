@@ -6,22 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from kizuna.api.codec import query, query_all, timestamp, query_int
+from kizuna.api.codec import notification, query, query_all, query_int
 from kizuna.api.endpoint import Auth, Call, Endpoint, add
 from kizuna.core import notifications
 from kizuna.core.errors import invalid
-
-
-def encode(n: notifications.Notification) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": n.id, "subject": n.subject, "content": n.content}
-    if n.code:
-        out["code"] = n.code
-    if n.sender_id:
-        out["sender_id"] = n.sender_id
-    out["create_time"] = timestamp(n.create_time)
-    if n.persistent:
-        out["persistent"] = True
-    return out
 
 
 async def parse_list(request: web.Request) -> dict[str, Any]:
@@ -42,7 +30,7 @@ async def list_(call: Call, req: dict[str, Any]) -> dict[str, Any]:
         call.services.pool, call.user_id, limit, cursor or None)
     body: dict[str, Any] = {}
     if items:
-        body["notifications"] = [encode(n) for n in items]
+        body["notifications"] = [notification(n) for n in items]
     body["cacheable_cursor"] = next_cursor
     return body
 

@@ -15,12 +15,13 @@ Everything is encoded with orjson, once per envelope: a push to many sockets sha
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
 import orjson
 
+from kizuna.api import codec
 from kizuna.core.errors import Code, KizunaError
 from kizuna.core.streams import STATUS
 
@@ -207,20 +208,9 @@ def integer(body: dict[str, Any], snake: str, camel: str | None = None, default:
 
 
 def timestamp(value: datetime) -> str:
-    """RFC 3339 UTC, with 0, 3 or 6 fractional digits as protojson writes them."""
-    value = value.astimezone(timezone.utc)
-    base = value.strftime("%Y-%m-%dT%H:%M:%S")
-    us = value.microsecond
-    if not us:
-        return base + "Z"
-    if us % 1000 == 0:
-        return f"{base}.{us // 1000:03d}Z"
-    return f"{base}.{us:06d}Z"
-
-
-def seconds(value: datetime) -> str:
-    """RFC 3339 UTC truncated to seconds (Nakama's notification and history times)."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC, with 0, 3 or 6 fractional digits as protojson writes them (the one
+    implementation lives in the wire codec)."""
+    return codec.timestamp(value, "fraction")
 
 
 def user_presence(p: Any) -> dict[str, Any]:
@@ -237,14 +227,3 @@ def user_presence(p: Any) -> dict[str, Any]:
     return out
 
 
-def notification(n: Any) -> dict[str, Any]:
-    """A core Notification as the wire's Notification (times in seconds, as Nakama)."""
-    out: dict[str, Any] = {"id": n.id, "subject": n.subject, "content": n.content}
-    if n.code:
-        out["code"] = n.code
-    if n.sender_id:
-        out["sender_id"] = n.sender_id
-    out["create_time"] = seconds(n.create_time)
-    if n.persistent:
-        out["persistent"] = True
-    return out

@@ -21,6 +21,7 @@ import logging
 import resource
 from typing import Any
 
+from kizuna.api import codec
 from kizuna.config import Config
 from kizuna.core import chat
 from kizuna.core.errors import KizunaError
@@ -109,7 +110,7 @@ class RealtimeService:
         n = make_notification(NewNotification(user_id=session.user_id, subject="single_socket",
                                                content={}, code=CODE_SINGLE_SOCKET,
                                                persistent=False))
-        data = envelope.push("notifications", {"notifications": [envelope.notification(n)]})
+        data = envelope.push("notifications", {"notifications": [codec.notification(n)]})
         for other in others:
             other.send(data)
             other.close(1000, "server-side session disconnect")
@@ -169,7 +170,7 @@ class RealtimeService:
     def deliver_notifications(self, user_id: str, notifications: list[Notification]) -> None:
         """The Notifier's delivery hook: one `notifications` push to each socket of the user."""
         data = envelope.push("notifications",
-                             {"notifications": [envelope.notification(n) for n in notifications]})
+                             {"notifications": [codec.notification(n) for n in notifications]})
         self.router.send_to_user(user_id, data)
 
     def close_revoked(self, token_id: str) -> None:
