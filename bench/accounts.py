@@ -9,7 +9,7 @@ $KZ_TEST_PG) and prints req/s, p50, p99 and the server's RSS. Needs `wrk` (apt-g
 
 from __future__ import annotations
 
-from common import HEADER, BenchServer, cli_args, rss_kib, row
+from common import HEADER, BenchServer, cli_args, row, rss_kib
 
 
 def main() -> None:

@@ -64,7 +64,7 @@ class BenchServer:
         self.url = f"http://127.0.0.1:{port}"
         self.needs_wrk = needs_wrk
 
-    def __enter__(self) -> "BenchServer":
+    def __enter__(self) -> BenchServer:
         if self.needs_wrk and not shutil.which("wrk"):
             sys.exit("bench: wrk is required (apt-get install wrk)")
         self.log = tempfile.NamedTemporaryFile(prefix="kizuna-bench-", suffix=".log", delete=False)

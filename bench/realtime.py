@@ -202,7 +202,7 @@ async def worker_fanout(cfg: dict) -> dict:
             if delay > 0:
                 await asyncio.sleep(delay)
             n += 1
-            content = '{"t":%d,"p":"%s"}' % (clock(), pad)
+            content = f'{{"t":{clock()},"p":"{pad}"}}'
             c.send({"channel_message_send": {"channel_id": channel_id, "content": content},
                     "cid": str(n)})
             sent += 1
@@ -237,7 +237,7 @@ async def worker_idle(cfg: dict) -> dict:
         async with sem:
             try:
                 clients.append(await open_client(host, port, token))
-            except (OSError, ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, ConnectionError):
                 failures += 1
 
     await asyncio.gather(*(one(t) for t in tokens))

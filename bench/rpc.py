@@ -15,7 +15,7 @@ import base64
 import tempfile
 from pathlib import Path
 
-from common import HEADER, BenchServer, cli_args, rss_kib, row
+from common import HEADER, BenchServer, cli_args, row, rss_kib
 
 MODULE = '''
 async def echo(ctx, logger, nk, payload):

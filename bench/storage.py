@@ -9,7 +9,7 @@ like a real save loop); reads fetch one of those keys. Prints req/s, p50, p99 an
 
 from __future__ import annotations
 
-from common import HEADER, BenchServer, cli_args, rss_kib, row
+from common import HEADER, BenchServer, cli_args, row, rss_kib
 
 
 def main() -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -33,7 +34,7 @@ class ConfigError(Exception):
 
 def _f(default: Any, **meta: Any) -> Any:
     if isinstance(default, list):
-        return field(default_factory=lambda d=default: list(d), metadata=meta)
+        return field(default_factory=default.copy, metadata=meta)  # a fresh list each time
     return field(default=default, metadata=meta)
 
 
@@ -270,12 +271,12 @@ def _collect(cls: type, prefix: str = "") -> dict[str, KeySpec]:
             continue
         typ = hints[f.name]
         name = prefix + f.name
-        if dataclasses.is_dataclass(typ):
+        if isinstance(typ, type) and dataclasses.is_dataclass(typ):
             keys.update(_collect(typ, name + "."))
             continue
         origin = typing.get_origin(typ)
         base = list if origin is list else typ
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[operator]
         keys[name] = KeySpec(name, base, default, f.metadata)
     return keys
 
@@ -476,12 +477,12 @@ def load(
     for name, raw in env.items():
         if not name.startswith("KIZUNA_"):
             continue
-        key = _ENV_TO_KEY.get(name)
-        if key is None:
+        env_key = _ENV_TO_KEY.get(name)
+        if env_key is None:
             warnings.append(f"environment variable {name} does not name a configuration key; ignored")
             continue
-        spec = KEYS[key]
-        put(key, [p for p in raw.split(",") if p] if spec.type is list else raw, name)
+        spec = KEYS[env_key]
+        put(env_key, [p for p in raw.split(",") if p] if spec.type is list else raw, name)
 
     cfg = Config()
     for key, value in values.items():

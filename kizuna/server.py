@@ -13,24 +13,22 @@ import time
 import asyncpg
 from aiohttp import web
 
-from kizuna.api.app import Services, build_app
-from kizuna.api.app_keys import Lifecycle
+from kizuna.api.app import build_app, served_methods
 from kizuna.config import Config
-from kizuna.core.notifications import Notifier
-from kizuna.core.sessions import SessionStore
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress
 from kizuna.db.connect import (DatabaseMissing, DatabaseUnavailable, create_pool,
                                ensure_database, resolve_address)
 from kizuna.migrate import guard, loader
 from kizuna.migrate.errors import MigrateError
-from kizuna.migrate.executor import Engine, Options, open_connection
+from kizuna.migrate.executor import open_connection
 from kizuna.migrate.report import LogReporter
-from kizuna.ops.backup import auto_backup_hook
-from kizuna.ops.nodes import Registry, contract_guard
+from kizuna.ops.migrator import build_engine
+from kizuna.ops.nodes import Registry
 from kizuna.release import manifest
 from kizuna.realtime.service import RealtimeService
-from kizuna.runtime.service import LoadFailed, Runtime
+from kizuna.runtime.service import LoadFailed
+from kizuna.services import Lifecycle, build
 from kizuna.version import __version__, full_version
 
 log = logging.getLogger("kizuna")
@@ -53,17 +51,12 @@ def migrate_command(cfg: Config, config_files: list[str]) -> str:
 
 
 async def migrate_up(addr: DatabaseAddress, cfg: Config) -> list[str]:
+    """`migrate up` for `server --migrate` and the embedded database, with the same guard and
+    automatic backup as the command (`ops.migrator`), reporting to the log."""
     await ensure_database(addr)
     conn = await open_connection(addr, version=__version__)
     try:
-        migrations = loader.load()
-        engine = Engine(conn, migrations, Options(version=__version__,
-                                                  lock_timeout_ms=cfg.database.lock_timeout_ms),
-                        LogReporter(log))
-        engine.before_contract = contract_guard(conn, __version__)
-        engine.before_change = auto_backup_hook(
-            conn, directory=cfg.backup.dir, retention=cfg.backup.retention,
-            migrations=migrations, version=__version__, say=log.info)
+        engine = build_engine(conn, loader.load(), cfg, reporter=LogReporter(log), say=log.info)
         return await engine.up()
     finally:
         await conn.close()
@@ -94,15 +87,13 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     except MigrateError as exc:
         raise StartupError(f"migration failed: {exc}") from None
 
-    sessions = SessionStore(pool, cfg)
-    notifier = Notifier(pool)
-    realtime = RealtimeService(cfg, pool, sessions, notifier)
+    services = build(cfg, pool, dev=dev, served_methods=served_methods())
+    sessions, realtime, runtime = services.sessions, services.realtime, services.runtime
+    lifecycle = services.lifecycle
     runner: web.AppRunner | None = None
-    runtime: Runtime | None = None
     release = manifest()
     registry = Registry(pool, cfg.name, __version__, release.oldest_schema, release.newest_schema,
                         address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}")
-    lifecycle = Lifecycle()
     try:
         try:
             async with pool.acquire() as conn:
@@ -120,11 +111,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await sessions.start()
         await registry.start()
         await realtime.start()
-        services = Services(config=cfg, pool=pool, sessions=sessions, notifier=notifier,
-                            realtime=realtime, lifecycle=lifecycle)
-        runtime = services.runtime = Runtime(services, dev=dev)  # server modules (runtime.path)
         try:
-            await runtime.start()
+            await runtime.start()  # server modules (runtime.path)
         except LoadFailed as exc:
             raise StartupError(str(exc)) from None
         app = build_app(services)
@@ -149,8 +137,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await _drain(cfg, lifecycle, registry, realtime)
     finally:
         lifecycle.draining = True
-        if runtime is not None:
-            await runtime.stop()  # the modules' shutdown functions, within shutdown_grace_sec
+        await runtime.stop()  # the modules' shutdown functions, within shutdown_grace_sec
         await realtime.stop()  # close frames to every socket before the listener goes
         if runner is not None:
             await runner.cleanup()
@@ -161,7 +148,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     return 0
 
 
-async def _drain(cfg: Config, lifecycle: Lifecycle, registry: Registry, realtime) -> None:
+async def _drain(cfg: Config, lifecycle: Lifecycle, registry: Registry,
+                 realtime: RealtimeService) -> None:
     """First phase of a graceful stop: readiness 503 at once, new sockets refused, the node
     marked draining, and requests still served for `shutdown_drain_sec` so load balancers can
     move traffic before the listener closes. The caller then closes sockets (1001) and lets

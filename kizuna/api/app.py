@@ -7,24 +7,29 @@ from aiohttp import web
 from aiohttp.web_response import ContentCoding
 
 from kizuna.api import account, channel, custom, event, health, notification, rpc, storage
-from kizuna.api.app_keys import SERVICES, Services
-from kizuna.api.codec import json_response
+from kizuna.api.app_keys import SERVICES
 from kizuna.api.errors import error_response
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 from kizuna.realtime import socket
+from kizuna.services import Services
+from kizuna.wire.methods import api_key
 
 log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
 API_MODULES = (account, storage, channel, notification, event)
 
+
+def served_methods() -> frozenset[str]:
+    """The hook keys of the API methods this server serves (for warnings about hooks on others)."""
+    return frozenset(key for m in API_MODULES for e in m.ENDPOINTS
+                     if (key := api_key(e.method)) is not None)
+
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "Authorization,Content-Type,User-Agent",
     "Access-Control-Allow-Methods": "GET,HEAD,POST,PUT,DELETE",
 }
-
-
 
 
 @web.middleware
@@ -86,8 +91,7 @@ def build_app(services: Services) -> web.Application:
     for module in API_MODULES:
         module.register(app)
     rpc.register(app)
-    if services.realtime is not None:
-        socket.register(app)
+    socket.register(app, services.realtime)
     return app
 
 
@@ -97,4 +101,4 @@ def _static_header(name: str, value: str):
     return add
 
 
-__all__ = ["build_app", "Services", "SERVICES", "json_response"]
+__all__ = ["build_app", "served_methods"]

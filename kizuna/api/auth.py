@@ -9,7 +9,7 @@ import hmac
 from aiohttp import web
 
 from kizuna.api.app_keys import SERVICES
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 from kizuna.core.sessions import Session
 
 

@@ -20,12 +20,14 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from kizuna.api.app_keys import SERVICES, Services
+from kizuna.api.app_keys import SERVICES
 from kizuna.api.auth import require_server_key, require_session
 from kizuna.api.codec import json_response
+from kizuna.core.domain import Domain
 from kizuna.core.sessions import Session
 from kizuna.runtime.context import frozen
-from kizuna.runtime.methods import api_key
+from kizuna.services import Services
+from kizuna.wire.methods import api_key
 
 
 class Auth(enum.Enum):
@@ -39,6 +41,10 @@ class Call:
     services: Services
     session: Session | None  # None for server-key methods
     request: web.Request
+
+    @property
+    def domain(self) -> Domain:
+        return self.services.domain
 
     @property
     def user_id(self) -> str:
@@ -65,18 +71,11 @@ class Endpoint:
     handle: Handle
 
 
-def served_methods() -> frozenset[str]:
-    """The hook keys of the API methods this server serves (for warnings about hooks on others)."""
-    from kizuna.api.app import API_MODULES
-
-    return frozenset(api_key(e.method) for m in API_MODULES for e in m.ENDPOINTS)  # type: ignore[misc]
-
-
 def add(app: web.Application, e: Endpoint) -> None:
     key = api_key(e.method)
     if key is None:
         raise ValueError(f"{e.http_method} {e.path}: {e.method!r} is not a Nakama API method name "
-                         f"(kizuna/runtime/methods.py)")
+                         f"(kizuna/wire/methods.py)")
     parse, handle, auth = e.parse, e.handle, e.auth
 
     async def handler(request: web.Request) -> web.Response:
@@ -88,11 +87,11 @@ def add(app: web.Application, e: Endpoint) -> None:
             session = require_session(request)
         req = await parse(request)
         runtime = services.runtime
-        if runtime is None:
-            return json_response(await handle(Call(services, session, request), req))
         reg = runtime.registry
         before, after = reg.before.get(key), reg.after.get(key)
-        fields = request_fields(request, session) if before or after else None
+        if before is None and after is None:
+            return json_response(await handle(Call(services, session, request), req))
+        fields = request_fields(request, session)
         if before is not None:
             req = await runtime.before(before, fields, req)
         resp = await handle(Call(services, session, request), req)

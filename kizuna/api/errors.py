@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from kizuna.api.codec import json_response
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 
 HTTP_STATUS = {
     Code.OK: 200, Code.CANCELED: 499, Code.UNKNOWN: 500, Code.INVALID_ARGUMENT: 400,

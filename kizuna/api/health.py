@@ -18,6 +18,7 @@ from kizuna.api.app_keys import SERVICES
 from kizuna.api.codec import json_response
 from kizuna.migrate import loader
 from kizuna.ops.backup import schema_head
+from kizuna.wire.codec import timestamp
 from kizuna.version import __version__, commit, full_version
 
 VERSION_HEADER = "Kizuna-Version"
@@ -63,7 +64,7 @@ async def _version_header(request: web.Request, response: web.StreamResponse) ->
 
 def register(app: web.Application) -> None:
     started = time.monotonic()
-    started_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started_at = timestamp(datetime.now(timezone.utc))
     app.router.add_get("/", root, allow_head=False)
     app.router.add_get("/healthcheck", healthcheck, allow_head=False)
     app.router.add_get("/kizuna/version", _version_handler(started, started_at), allow_head=False)

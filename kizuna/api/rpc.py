@@ -26,7 +26,7 @@ from kizuna.api.app_keys import SERVICES
 from kizuna.api.auth import basic_username
 from kizuna.api.endpoint import request_fields
 from kizuna.api.errors import HTTP_STATUS
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 from kizuna.runtime.context import frozen
 
 NO_AUTH = "Auth token or HTTP key required"

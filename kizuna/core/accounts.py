@@ -13,13 +13,18 @@ import string
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import bcrypt
 import orjson
 
-from kizuna.core.errors import Code, KizunaError, invalid
+from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.types import Account, User
+
+if TYPE_CHECKING:
+    from kizuna.core.domain import Domain
+    from kizuna.core.sessions import IssuedSession
 
 SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -245,6 +250,19 @@ async def check_user_for_refresh(pool: asyncpg.Pool, user_id: str) -> str:
     return row["username"]
 
 
+async def refresh_session(domain: Domain, token: str, vars: dict[str, str] | None) -> IssuedSession:
+    """A new token pair for the session a refresh token stands for: the token must be valid
+    and not revoked, the user must still exist and not be banned. `vars` None keeps the old."""
+    if not token:
+        raise invalid("Refresh token is required.")
+    sessions = domain.sessions
+    old = sessions.tokens.verify_refresh(token)
+    if old is None or old.token_id in sessions.revoked:
+        raise KizunaError(Code.UNAUTHENTICATED, "Refresh token invalid or expired.")
+    username = await check_user_for_refresh(domain.pool, old.user_id)
+    return await sessions.refresh(domain.pool, old, username, vars)
+
+
 # -- the account -------------------------------------------------------------------------------
 
 USER_COLUMNS = (
@@ -254,14 +272,28 @@ USER_COLUMNS = (
     "u.update_time")
 
 
-async def get_account(pool: asyncpg.Pool, user_id: str) -> dict[str, Any]:
-    row = await pool.fetchrow(
+def _user(row: asyncpg.Record, online: bool) -> User:
+    return User(
+        id=row["id"], username=row["username"], display_name=row["display_name"],
+        avatar_url=row["avatar_url"], lang_tag=row["lang_tag"], location=row["location"],
+        timezone=row["timezone"], metadata=row["metadata"], facebook_id=row["facebook_id"],
+        google_id=row["google_id"], gamecenter_id=row["gamecenter_id"], steam_id=row["steam_id"],
+        facebook_instant_game_id=row["facebook_instant_game_id"], apple_id=row["apple_id"],
+        edge_count=row["edge_count"], create_time=row["create_time"],
+        update_time=row["update_time"], online=online)
+
+
+async def get_account(domain: Domain, user_id: str) -> Account:
+    """A user's account, with whether the user is online (on any node)."""
+    row = await domain.pool.fetchrow(
         f"SELECT {USER_COLUMNS}, u.wallet::text AS wallet, u.email, u.custom_id, u.verify_time, "
         f"u.disable_time, coalesce((SELECT array_agg(d.id ORDER BY d.id) FROM user_device d "
         f"WHERE d.user_id = u.id), '{{}}') AS devices FROM users u WHERE u.id = $1", user_id)
     if row is None:
         raise KizunaError(Code.NOT_FOUND, "Account not found.")  # Nakama's wording for this call
-    return dict(row)
+    return Account(user=_user(row, domain.sockets.is_online(row["id"])), wallet=row["wallet"],
+                   email=row["email"], devices=list(row["devices"]), custom_id=row["custom_id"],
+                   verify_time=row["verify_time"], disable_time=row["disable_time"])
 
 
 _UPDATE_LIMITS = {"display_name": 255, "avatar_url": 512, "lang_tag": 18, "location": 255,
@@ -309,11 +341,14 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
         raise invalid("Username is already in use.") from None
 
 
-async def delete_account(pool: asyncpg.Pool, user_id: str) -> bool:
-    """Delete a user and everything that cascades from it; leave a tombstone. False if absent."""
+async def delete_account(domain: Domain, user_id: str) -> bool:
+    """Delete a user: its sessions revoked (on every node), its sockets closed, then the user and
+    everything that cascades from it deleted, leaving a tombstone. False if absent."""
     if user_id == SYSTEM_USER_ID:
         raise KizunaError(Code.INVALID_ARGUMENT, "Cannot delete the system user.")
-    async with pool.acquire() as conn, conn.transaction():
+    await domain.sessions.revoke_user(user_id)
+    domain.sockets.disconnect_user(user_id, "account deleted")
+    async with domain.pool.acquire() as conn, conn.transaction():
         deleted = await conn.fetchval("DELETE FROM users WHERE id = $1 RETURNING id", user_id)
         if deleted is None:
             return False
@@ -421,8 +456,8 @@ async def unlink_email(pool: asyncpg.Pool, user_id: str, email: str | None) -> N
 # -- users ---------------------------------------------------------------------------------------
 
 
-async def get_users(pool: asyncpg.Pool, ids: list[str], usernames: list[str],
-                    facebook_ids: list[str] | None = None) -> list[dict[str, Any]]:
+async def get_users(domain: Domain, ids: list[str], usernames: list[str],
+                    facebook_ids: list[str] | None = None) -> list[User]:
     if not ids and not usernames and not facebook_ids:
         return []
     uuids: list[str] = []
@@ -431,11 +466,12 @@ async def get_users(pool: asyncpg.Pool, ids: list[str], usernames: list[str],
             uuids.append(str(uuid.UUID(i)))
         except ValueError:
             raise invalid("ID '" + i + "' is not a valid system ID.") from None
-    rows = await pool.fetch(
+    rows = await domain.pool.fetch(
         f"SELECT {USER_COLUMNS} FROM users u WHERE "
         "u.id = ANY($1::uuid[]) OR u.username = ANY($2::text[]) OR u.facebook_id = ANY($3::text[])",
         uuids, [u for u in usernames if u], facebook_ids or [])
-    return [dict(r) for r in rows]
+    online = domain.sockets.is_online
+    return [_user(r, online(r["id"])) for r in rows]
 
 
 # -- bans ----------------------------------------------------------------------------------------
@@ -451,13 +487,17 @@ def _user_ids(ids: list[str]) -> list[str]:
     return [i for i in out if i != SYSTEM_USER_ID]
 
 
-async def ban_users(pool: asyncpg.Pool, ids: list[str]) -> list[str]:
-    """Disable accounts (they can no longer authenticate or refresh); the ids that exist. The
-    caller also revokes their sessions (SessionStore.revoke_user)."""
-    rows = await pool.fetch(
+async def ban_users(domain: Domain, ids: list[str]) -> list[str]:
+    """Disable accounts: no more logins or refreshes, every session revoked (on every node),
+    sockets closed. The ids that exist."""
+    rows = await domain.pool.fetch(
         "UPDATE users SET disable_time = now(), update_time = now() WHERE id = ANY($1::uuid[]) "
         "RETURNING id::text AS id", _user_ids(ids))
-    return [r["id"] for r in rows]
+    banned = [r["id"] for r in rows]
+    for uid in banned:
+        await domain.sessions.revoke_user(uid)
+        domain.sockets.disconnect_user(uid, "banned")
+    return banned
 
 
 async def unban_users(pool: asyncpg.Pool, ids: list[str]) -> None:

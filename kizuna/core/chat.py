@@ -12,26 +12,29 @@ Who may do what (rules, as Nakama's):
   does not check the channel; we do);
 - content is a JSON object, as a string.
 
-Delivering messages to the sockets on a channel is the realtime layer's job: these functions store
-and read, and return what happened.
+`send`, `update` and `remove` are the use cases (REST has none; the socket and server code call
+them): check, store, then deliver to everyone on the channel through `domain.sockets`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 
-from kizuna.core.errors import Code, KizunaError, invalid
 from kizuna.core.streams import CHANNEL, DM, GROUP, NIL_UUID, Stream
+from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.paging import decode_cursor, encode_cursor
+from kizuna.wire.types import ChannelMessage, ChannelMessageList
+
+if TYPE_CHECKING:
+    from kizuna.core.domain import Domain
 
 # Message codes.
 CHAT = 0
@@ -48,7 +51,6 @@ MAX_ROOM_NAME = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 INVALID_CURSOR = "Cursor is invalid or expired."
-INVALID_LIMIT = "Invalid limit - limit must be between 1 and 100."
 
 
 # -- channel ids ---------------------------------------------------------------------------------
@@ -144,16 +146,12 @@ def check_content(content: Any) -> str:
 # -- messages ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Message:
-    id: str
-    code: int
-    sender_id: str
-    username: str
-    content: str
-    create_time: datetime
-    update_time: datetime
-    persistent: bool
+def message(stream: Stream, message_id: str, code: int, sender_id: str, username: str,
+            content: str, create_time: datetime, update_time: datetime,
+            persistent: bool) -> ChannelMessage:
+    """A ChannelMessage record of a channel (its id and naming fields filled from the stream)."""
+    return ChannelMessage(channel_id(stream), message_id, code, sender_id, username, content,
+                          create_time, update_time, persistent, **channel_names(stream))
 
 
 def now() -> datetime:
@@ -191,8 +189,8 @@ class MessageWriter:
         self._pending: list[tuple[tuple, asyncio.Future]] = []
         self._writing = False
 
-    async def insert(self, m: Message, stream: Stream) -> None:
-        row = (m.id, m.code, m.sender_id, m.username, *_db_stream(stream), m.content, m.create_time)
+    async def insert(self, m: ChannelMessage, stream: Stream) -> None:
+        row = (m.message_id, m.code, m.sender_id, m.username, *_db_stream(stream), m.content, m.create_time)
         fut = asyncio.get_running_loop().create_future()
         self._pending.append((row, fut))
         if not self._writing:
@@ -232,24 +230,51 @@ class MessageWriter:
             return exc
 
 
+async def send(domain: Domain, stream: Stream, sender_id: str, username: str, content: Any,
+               persist: bool) -> ChannelMessage:
+    """Send a chat message: stored when `persist` (the sender joined with persistence, or server
+    code asked), then delivered to everyone on the channel, the sender included."""
+    m = await send_message(domain.messages, stream, sender_id, username, check_content(content),
+                           persist)
+    domain.sockets.channel_message(stream, m)
+    return m
+
+
+async def update(domain: Domain, stream: Stream, message_id: Any, sender_id: str, username: str,
+                 content: Any, persist: bool) -> ChannelMessage:
+    """Edit one's own message (in its history when persisted), delivered to the channel."""
+    m = await update_message(domain.pool, stream, message_id, sender_id, username,
+                             check_content(content), persist)
+    domain.sockets.channel_message(stream, m)
+    return m
+
+
+async def remove(domain: Domain, stream: Stream, message_id: Any, sender_id: str, username: str,
+                 persist: bool) -> ChannelMessage:
+    """Remove one's own message (from its history when persisted), delivered to the channel."""
+    m = await remove_message(domain.pool, stream, message_id, sender_id, username, persist)
+    domain.sockets.channel_message(stream, m)
+    return m
+
+
 async def send_message(writer: MessageWriter | None, stream: Stream, sender_id: str,
-                       username: str, content: str, persist: bool) -> Message:
-    """A new chat message in a channel, stored when the sender joined with persistence."""
+                       username: str, content: str, persist: bool) -> ChannelMessage:
+    """A new chat message in a channel, stored when `persist` (not delivered: see `send`)."""
     when = now()
-    message = Message(str(uuid.uuid4()), CHAT, sender_id, username, content, when, when, persist)
+    m = message(stream, str(uuid.uuid4()), CHAT, sender_id, username, content, when, when, persist)
     if persist and writer is not None:
         try:
-            await writer.insert(message, stream)
+            await writer.insert(m, stream)
         except asyncpg.UntranslatableCharacterError:
             raise invalid("Message content must not contain NUL characters") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             raise KizunaError(Code.INTERNAL,
                               "Could not persist message to channel history") from None
-    return message
+    return m
 
 
 async def update_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, sender_id: str,
-                         username: str, content: str, persist: bool) -> Message:
+                         username: str, content: str, persist: bool) -> ChannelMessage:
     mid = _message_id(message_id)
     when = now()
     created = when
@@ -264,11 +289,11 @@ async def update_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, se
             raise invalid("Message content must not contain NUL characters") from None
         if created is None:
             raise invalid("Could not find message to update in channel history")
-    return Message(mid, CHAT_UPDATE, sender_id, username, content, created, when, persist)
+    return message(stream, mid, CHAT_UPDATE, sender_id, username, content, created, when, persist)
 
 
 async def remove_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, sender_id: str,
-                         username: str, persist: bool) -> Message:
+                         username: str, persist: bool) -> ChannelMessage:
     mid = _message_id(message_id)
     when = now()
     created = when
@@ -279,7 +304,7 @@ async def remove_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, se
             "RETURNING create_time", mid, sender_id, *_db_stream(stream))
         if created is None:
             raise invalid("Could not find message to remove in channel history")
-    return Message(mid, CHAT_REMOVE, sender_id, username, "{}", created, when, persist)
+    return message(stream, mid, CHAT_REMOVE, sender_id, username, "{}", created, when, persist)
 
 
 def _message_id(value: Any) -> str:
@@ -303,20 +328,19 @@ class _Cursor:
 
 def _encode_cursor(c: _Cursor) -> str:
     s = c.stream
-    raw = orjson.dumps([1, s.mode, s.subject, s.subcontext, s.label, c.create_time_us, c.id,
-                        c.forward, c.is_next])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return encode_cursor([1, s.mode, s.subject, s.subcontext, s.label, c.create_time_us, c.id,
+                          c.forward, c.is_next])
 
 
 def _decode_cursor(value: str) -> _Cursor:
+    values = decode_cursor(value, INVALID_CURSOR)
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        v, mode, subject, subcontext, label, us, mid, forward, is_next = orjson.loads(raw)
+        v, mode, subject, subcontext, label, us, mid, forward, is_next = values
         if v != 1 or not all(isinstance(x, str) for x in (subject, subcontext, label, mid)):
             raise ValueError
         return _Cursor(Stream(int(mode), subject, subcontext, label), int(us), str(uuid.UUID(mid)),
                        bool(forward), bool(is_next))
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError):
         raise invalid(INVALID_CURSOR) from None
 
 
@@ -332,31 +356,21 @@ def _from_micros(us: int) -> datetime:
     return _EPOCH + us * _MICRO
 
 
-@dataclass(frozen=True)
-class History:
-    messages: list[Message]
-    next_cursor: str | None
-    prev_cursor: str | None
-    cacheable_cursor: str | None
-
-
 _SELECT = ("SELECT id::text AS id, code, sender_id::text AS sender_id, username, content::text "
            "AS content, create_time, update_time FROM message WHERE stream_mode = $1 "
            "AND stream_subject = $2 AND stream_descriptor = $3 AND stream_label = $4")
 
 
 async def list_messages(pool: asyncpg.Pool, caller_id: str | None, stream: Stream, limit: int,
-                        forward: bool, cursor: str | None) -> History:
+                        forward: bool, cursor: str | None) -> ChannelMessageList:
     """One page of a channel's history, with Nakama's cursor semantics.
 
     Without a cursor, forward lists from the oldest message, backward from the newest. A next
     cursor continues in the listing's direction, a previous cursor goes back; both keep the
     direction they were made for. The cacheable cursor lists, forward, what comes after the last
     message returned: a client keeps it to fetch only new messages later. `caller_id=None` is
-    server code: any channel may be read.
+    server code: any channel may be read. `limit` is checked by the caller (kizuna.wire.paging).
     """
-    if not 1 <= limit <= 100:
-        raise invalid(INVALID_LIMIT)
     if stream.mode == DM and caller_id is not None and caller_id not in (stream.subject,
                                                                          stream.subcontext):
         raise invalid("Channel not found.")
@@ -381,11 +395,11 @@ async def list_messages(pool: asyncpg.Pool, caller_id: str | None, stream: Strea
             " ORDER BY create_time DESC, id DESC") + " LIMIT $5"
     rows = await pool.fetch(sql, *args)
 
-    messages = [Message(r["id"], r["code"], r["sender_id"], r["username"], r["content"],
+    messages = [message(stream, r["id"], r["code"], r["sender_id"], r["username"], r["content"],
                         r["create_time"], r["update_time"], True) for r in rows[:limit]]
 
-    def at(m: Message, *, fwd: bool, nxt: bool) -> _Cursor:
-        return _Cursor(stream, _micros(m.create_time), m.id, fwd, nxt)
+    def at(m: ChannelMessage, *, fwd: bool, nxt: bool) -> _Cursor:
+        return _Cursor(stream, _micros(m.create_time), m.message_id, fwd, nxt)
 
     next_c = at(messages[-1], fwd=forward, nxt=True) if len(rows) > limit else None
     prev_c = at(messages[0], fwd=forward, nxt=False) if incoming is not None and messages else None
@@ -402,7 +416,7 @@ async def list_messages(pool: asyncpg.Pool, caller_id: str | None, stream: Strea
     elif incoming is not None:
         cacheable = _Cursor(stream, incoming.create_time_us, incoming.id, True, True)
 
-    return History(messages,
+    return ChannelMessageList(messages,
                    _encode_cursor(next_c) if next_c else None,
                    _encode_cursor(prev_c) if prev_c else None,
                    _encode_cursor(cacheable) if cacheable else None)

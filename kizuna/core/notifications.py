@@ -1,10 +1,10 @@
 """Notifications: messages to one user, stored when persistent, pushed at once to online users.
 
-Any part of the server notifies users through a `Notifier` (one per node, in the services):
-`await notifier.send([NewNotification(...)])` stores the persistent ones in `notification` and hands
-all of them, grouped by user, to the delivery hook. The realtime layer installs that hook at
-start-up (`notifier.attach(...)`), so this module knows nothing of sockets; with no hook installed
-(no realtime layer), notifications are only stored.
+Any part of the server notifies users through the node's `Notifier` (`domain.notifier`):
+`await notifier.send([NewNotification(...)])` stores the persistent ones in `notification` and
+pushes all of them, grouped by user, through `domain.sockets` (kizuna/core/delivery.py), so this
+module knows nothing of sockets; with no sockets (no realtime layer), notifications are only
+stored.
 
 Listing is in (create_time, id) order with a cacheable cursor: a client keeps the cursor of its last
 page and later asks only for what came after it. Reserved (negative) codes are in CODE_*.
@@ -18,13 +18,18 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import asyncpg
 import orjson
 
-from kizuna.core.errors import invalid
 from kizuna.core.streams import NIL_UUID
+from kizuna.errors import KizunaError, invalid
+from kizuna.wire.paging import MALFORMED_CURSOR, decode_cursor, encode_cursor
+from kizuna.wire.types import Notification, NotificationList
+
+if TYPE_CHECKING:
+    from kizuna.core.domain import Domain
 
 log = logging.getLogger("kizuna.notifications")
 
@@ -42,18 +47,6 @@ MAX_SUBJECT = 255
 
 
 @dataclass(frozen=True)
-class Notification:
-    id: str
-    user_id: str
-    subject: str
-    content: str  # a JSON object, as text
-    code: int
-    sender_id: str  # "" when the server sent it
-    create_time: datetime
-    persistent: bool
-
-
-@dataclass(frozen=True)
 class NewNotification:
     user_id: str
     subject: str
@@ -61,11 +54,6 @@ class NewNotification:
     code: int = 0
     sender_id: str = ""
     persistent: bool = True
-
-
-# The delivery hook: called with one user's new notifications, on the event loop. It must not
-# block or raise; a user who is offline simply gets nothing.
-Delivery = Callable[[str, list[Notification]], None]
 
 
 def make(item: NewNotification, when: datetime | None = None) -> Notification:
@@ -89,34 +77,28 @@ def make(item: NewNotification, when: datetime | None = None) -> Notification:
 
 
 class Notifier:
-    def __init__(self, pool: asyncpg.Pool | None) -> None:
-        self.pool = pool
-        self._delivery: Delivery | None = None
-        self._online: Callable[[], Iterable[str]] | None = None
+    """Sends notifications: stores the persistent ones, pushes all to the users' sockets."""
 
-    def attach(self, delivery: Delivery | None,
-               online: Callable[[], Iterable[str]] | None = None) -> None:
-        """Install (or, with None, remove) the hook that reaches online users, and the one that
-        says who is online (for notifications to everyone)."""
-        self._delivery = delivery
-        self._online = online
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+
+    def _deliver(self, user_id: str, items: list[Notification]) -> None:
+        try:
+            self.domain.sockets.notify(user_id, items)
+        except Exception:  # a delivery problem must not undo a stored notification
+            log.exception("notification delivery failed", extra={"user_id": user_id})
 
     async def send(self, items: Iterable[NewNotification]) -> list[Notification]:
         when = datetime.now(timezone.utc)
         made = [make(i, when) for i in items]
         stored = [n for n in made if n.persistent]
-        if stored and self.pool is not None:
-            await save(self.pool, stored)
-        delivery = self._delivery
-        if delivery is not None:
-            by_user: dict[str, list[Notification]] = {}
-            for n in made:
-                by_user.setdefault(n.user_id, []).append(n)
-            for user_id, ns in by_user.items():
-                try:
-                    delivery(user_id, ns)
-                except Exception:  # a delivery problem must not undo a stored notification
-                    log.exception("notification delivery failed", extra={"user_id": user_id})
+        if stored:
+            await save(self.domain.pool, stored)
+        by_user: dict[str, list[Notification]] = {}
+        for n in made:
+            by_user.setdefault(n.user_id, []).append(n)
+        for user_id, ns in by_user.items():
+            self._deliver(user_id, ns)
         return made
 
     async def send_all(self, subject: str, content: dict[str, Any] | str, code: int,
@@ -125,9 +107,9 @@ class Notifier:
         statement, whatever the number of users), pushed to those online. How many were pushed."""
         template = make(NewNotification(user_id=NIL_UUID, subject=subject, content=content,
                                         code=code, persistent=persistent))
-        online = sorted(set(self._online())) if self._online is not None else []
-        if persistent and self.pool is not None:
-            rows = await self.pool.fetch(
+        online = sorted(set(self.domain.sockets.online_users()))
+        if persistent:
+            rows = await self.domain.pool.fetch(
                 "WITH ins AS (INSERT INTO notification (id, user_id, subject, content, code, "
                 "sender_id, create_time) SELECT gen_random_uuid(), id, $1, $2::jsonb, $3, $4, $5 "
                 "FROM users WHERE id <> $4 RETURNING id, user_id) "
@@ -138,15 +120,10 @@ class Notifier:
             made = [(r["user_id"], r["id"]) for r in rows]
         else:
             made = [(u, str(uuid.uuid4())) for u in online]
-        delivery = self._delivery
-        if delivery is not None:
-            for user_id, nid in made:
-                n = Notification(nid, user_id, template.subject, template.content, template.code,
-                                 "", template.create_time, persistent)
-                try:
-                    delivery(user_id, [n])
-                except Exception:
-                    log.exception("notification delivery failed", extra={"user_id": user_id})
+        for user_id, nid in made:
+            self._deliver(user_id, [Notification(nid, user_id, template.subject, template.content,
+                                                 template.code, "", template.create_time,
+                                                 persistent)])
         return len(made)
 
 
@@ -165,15 +142,34 @@ async def save(pool: asyncpg.Pool, notifications: list[Notification]) -> None:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
-MALFORMED_CURSOR = "Malformed cursor was used."
 
 
-def _encode_cursor(create_time: datetime | None, nid: str | None) -> str:
-    raw = b"" if nid is None else f"{(create_time - _EPOCH) // _MICRO}:{nid}".encode()
-    return base64.urlsafe_b64encode(b"n1;" + raw).rstrip(b"=").decode()
+def _cursor(create_time: datetime | None, nid: str | None) -> str:
+    """The cacheable cursor after a notification ([] for "from the start")."""
+    if create_time is None or nid is None:
+        return encode_cursor([])
+    return encode_cursor([(create_time - _EPOCH) // _MICRO, nid])
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+def _position(cursor: str) -> tuple[datetime, str] | None:
+    """What a cursor points after (None: from the start). Cursors of releases before 0.2 (a
+    `n1;` text) are still read: clients keep cacheable cursors across server upgrades."""
+    try:
+        values = decode_cursor(cursor)
+    except KizunaError:
+        return _legacy_position(cursor)
+    if not values:
+        return None
+    try:
+        us, nid = values
+        if type(us) is not int or not isinstance(nid, str):
+            raise ValueError
+        return _EPOCH + us * _MICRO, str(uuid.UUID(nid))
+    except (ValueError, TypeError, OverflowError):
+        raise invalid(MALFORMED_CURSOR) from None
+
+
+def _legacy_position(cursor: str) -> tuple[datetime, str] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         if not raw.startswith(b"n1;"):
@@ -183,20 +179,19 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str] | None:
             return None
         us, nid = body.split(":", 1)
         return _EPOCH + int(us) * _MICRO, str(uuid.UUID(nid))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise invalid(MALFORMED_CURSOR) from None
 
 
 async def list_notifications(pool: asyncpg.Pool, user_id: str, limit: int,
-                             cacheable_cursor: str | None) -> tuple[list[Notification], str]:
-    """One page of a user's notifications, oldest first, and the cursor to continue from.
+                             cacheable_cursor: str | None) -> NotificationList:
+    """One page of a user's notifications, oldest first, and the cursor to continue from
+    (`limit` is checked by the caller, kizuna.wire.paging).
 
     The cursor is always given: after the last notification returned, or the one passed in when
     nothing new is there, or a "from the start" cursor for an empty inbox.
     """
-    if not 1 <= limit <= 100:
-        raise invalid("Invalid limit - limit must be between 1 and 100.")
-    after = _decode_cursor(cacheable_cursor) if cacheable_cursor else None
+    after = _position(cacheable_cursor) if cacheable_cursor else None
     if after is None:
         rows = await pool.fetch(
             "SELECT id::text AS id, subject, content::text AS content, code, sender_id::text AS "
@@ -212,12 +207,12 @@ async def list_notifications(pool: asyncpg.Pool, user_id: str, limit: int,
                           "" if r["sender_id"] == NIL_UUID else r["sender_id"], r["create_time"],
                           True) for r in rows]
     if items:
-        cursor = _encode_cursor(items[-1].create_time, items[-1].id)
+        cursor = _cursor(items[-1].create_time, items[-1].id)
     elif cacheable_cursor:
         cursor = cacheable_cursor
     else:
-        cursor = _encode_cursor(None, None)
-    return items, cursor
+        cursor = _cursor(None, None)
+    return NotificationList(items, cursor)
 
 
 async def delete_notifications(pool: asyncpg.Pool, user_id: str, ids: list[str]) -> None:

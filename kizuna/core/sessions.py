@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover
     pass
 
 from kizuna.config import Config
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 
 log = logging.getLogger("kizuna.sessions")
 

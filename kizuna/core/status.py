@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from kizuna.core.errors import invalid
+from kizuna.errors import invalid
 from kizuna.core.streams import NIL_UUID
 
 

@@ -14,20 +14,19 @@ Rules, as Nakama's:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
-from kizuna.core.errors import Code, KizunaError, invalid
+from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.paging import MALFORMED_CURSOR, decode_cursor, encode_cursor
+from kizuna.wire.types import StorageAck, StorageObject, StorageObjectList
 
 log = logging.getLogger("kizuna.storage")
 
@@ -50,16 +49,6 @@ class WriteOp:
     version: str = ""
     permission_read: int | None = None
     permission_write: int | None = None
-
-
-@dataclass(frozen=True)
-class Ack:
-    collection: str
-    key: str
-    version: str
-    user_id: str
-    create_time: datetime
-    update_time: datetime
 
 
 @dataclass(frozen=True)
@@ -157,13 +146,13 @@ RETURNING create_time, update_time
 """
 
 
-async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative: bool = False) -> list[Ack]:
+async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative: bool = False) -> list[StorageAck]:
     """Write a batch atomically; acks come back in request order."""
     if not ops:
         return []
     for op in ops:
         validate_write(op)
-    acks: list[Ack | None] = [None] * len(ops)
+    acks: list[StorageAck | None] = [None] * len(ops)
     order = sorted(range(len(ops)), key=lambda i: (ops[i].collection, ops[i].key, ops[i].user_id))
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -193,7 +182,7 @@ async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative
                         if stored is not None and stored != 1 and not authoritative:
                             raise invalid(REJECTED_PERMISSION)
                         raise invalid(REJECTED_VERSION)
-                acks[i] = Ack(op.collection, op.key, new_version, op.user_id,
+                acks[i] = StorageAck(op.collection, op.key, new_version, op.user_id,
                               row["create_time"], row["update_time"])
     except asyncpg.ForeignKeyViolationError:
         raise KizunaError(Code.NOT_FOUND, "User account not found.") from None
@@ -211,7 +200,14 @@ _COLUMNS = ("collection, key, user_id::text AS user_id, value::text AS value, ve
             "read, write, create_time, update_time")
 
 
-async def read_objects(pool: asyncpg.Pool, caller: str | None, ids: list[ObjectId]) -> list[dict[str, Any]]:
+def _record(row: asyncpg.Record) -> StorageObject:
+    return StorageObject(row["collection"], row["key"], row["user_id"], row["value"],
+                         row["version"], row["read"], row["write"], row["create_time"],
+                         row["update_time"])
+
+
+async def read_objects(pool: asyncpg.Pool, caller: str | None,
+                       ids: list[ObjectId]) -> list[StorageObject]:
     """Objects the caller may read; missing or unreadable ones are left out."""
     if not ids:
         return []
@@ -230,47 +226,37 @@ async def read_objects(pool: asyncpg.Pool, caller: str | None, ids: list[ObjectI
             "WHERE $4::uuid IS NULL OR s.read = 2 OR (s.read = 1 AND s.user_id = $4::uuid) "
             "ORDER BY s.collection, s.key, s.user_id",
             collections, keys, owners, caller)
-    return [dict(r) for r in rows]
+    return [_record(r) for r in rows]
 
 
 # -- list ----------------------------------------------------------------------------------------
 
 
-def encode_cursor(read: int, key: str, user_id: str) -> str:
-    raw = orjson.dumps([read, key, user_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str, str]:
+def _position(cursor: str) -> tuple[int, str, str]:
     """The (read, key, owner) after which a page starts. Anything but a cursor this server
-    made (strict base64url, a JSON [int, str, uuid] that fits the columns) is malformed."""
+    made (a [int, str, uuid] that fits the columns) is malformed."""
+    values = decode_cursor(cursor)
     try:
-        if "=" in cursor:
-            raise ValueError
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        read, key, user_id = orjson.loads(raw)
+        read, key, user_id = values
         if (type(read) is not int or not 0 <= read <= 32767 or not isinstance(key, str)
                 or "\x00" in key or not isinstance(user_id, str)):
             raise ValueError
         return read, key, str(uuid.UUID(user_id))
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        raise invalid("Malformed cursor was used.") from None
+    except (ValueError, TypeError):
+        raise invalid(MALFORMED_CURSOR) from None
 
 
 async def list_objects(pool: asyncpg.Pool, caller: str | None, collection: str,
-                       user_id: str | None, limit: int | None,
-                       cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of a collection, and the cursor of the next page (None at the end).
+                       user_id: str | None, limit: int,
+                       cursor: str | None) -> StorageObjectList:
+    """One page of a collection, and the cursor of the next page (None at the end); `limit` is
+    checked by the caller (kizuna.wire.paging).
 
     For a client: its own objects with read >= 1 when `user_id` is itself; another user's
     public objects; every owner's public objects when `user_id` is not given.
     """
-    if limit is None:
-        limit = 1  # Nakama's default when the client sends none
-    if not 1 <= limit <= 100:
-        raise invalid("Invalid limit - limit must be between 1 and 100.")
     owner = _uuid(user_id, allow_nil=True) if user_id else None
-    after = decode_cursor(cursor) if cursor else None
+    after = _position(cursor) if cursor else None
     conds = ["collection = $1"]
     args: list[Any] = [collection]
     if owner is not None:
@@ -287,21 +273,21 @@ async def list_objects(pool: asyncpg.Pool, caller: str | None, collection: str,
         rows = await pool.fetch(
             f"SELECT {_COLUMNS} FROM storage WHERE {' AND '.join(conds)} "
             f"ORDER BY read, key, user_id LIMIT ${len(args)}", *args)
-    page = [dict(r) for r in rows[:limit]]
+    page = [_record(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor(last["read"], last["key"], last["user_id"])
-    return page, next_cursor
+        next_cursor = encode_cursor([last.permission_read, last.key, last.user_id])
+    return StorageObjectList(page, next_cursor)
 
 
-async def list_user_objects(pool: asyncpg.Pool, user_id: str) -> list[dict[str, Any]]:
+async def list_user_objects(pool: asyncpg.Pool, user_id: str) -> list[StorageObject]:
     """Every object a user owns, whatever its permissions (an account export)."""
     owner = _uuid(user_id, allow_nil=True)
     with _database_errors("Error listing storage objects."):
         rows = await pool.fetch(f"SELECT {_COLUMNS} FROM storage WHERE user_id = $1 "
                                 "ORDER BY collection, key", owner)
-    return [dict(r) for r in rows]
+    return [_record(r) for r in rows]
 
 
 # -- delete --------------------------------------------------------------------------------------

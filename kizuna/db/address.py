@@ -29,7 +29,7 @@ class DatabaseAddress:
     sslmode: str = "prefer"
     options: dict[str, str] = field(default_factory=dict)
 
-    def with_database(self, database: str) -> "DatabaseAddress":
+    def with_database(self, database: str) -> DatabaseAddress:
         return DatabaseAddress(self.user, self.password, self.host, self.port, database,
                                self.sslmode, dict(self.options))
 

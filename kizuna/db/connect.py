@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from kizuna.config import Config
-from kizuna.version import __version__
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress, parse_address
+from kizuna.version import __version__
+
+if TYPE_CHECKING:  # config validates database addresses with kizuna.db.address: no runtime cycle
+    from kizuna.config import Config
 
 CONNECT_TIMEOUT = 15.0
 
@@ -66,8 +68,7 @@ async def connect(addr: DatabaseAddress, *, application_name: str = "kizuna",
                                      server_settings=settings)
     except asyncpg.InvalidCatalogNameError as exc:
         raise DatabaseMissing(_explain(addr, exc)) from None
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError,
-            asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise DatabaseUnavailable(_explain(addr, exc)) from None
 
 
@@ -126,7 +127,7 @@ async def create_pool(addr: DatabaseAddress, cfg: Config, *, min_size: int = 2,
         )
     except asyncpg.InvalidCatalogNameError as exc:
         raise DatabaseMissing(_explain(addr, exc)) from None
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise DatabaseUnavailable(_explain(addr, exc)) from None
     assert pool is not None
     return pool

@@ -17,11 +17,13 @@ without --force), and applies one migration at a time:
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -471,7 +473,7 @@ class Engine:
                 self.rep.statement(m, i, len(stmts), st)
                 if st.needs_autocommit:
                     if await self._prepare_concurrent(st, resumed=resuming and i == resume_at):
-                        await self._retrying(m, lambda st=st, i=i: self._exec(m, direction, i, st, partial=True))
+                        await self._retrying(m, functools.partial(self._exec, m, direction, i, st, partial=True))
                     await journal.set_progress(self.conn, m.id, i + 1)
                 else:
                     async def one(st: Statement = st, i: int = i) -> None:
@@ -620,7 +622,8 @@ def _ms(started: float) -> int:
 
 
 def _first_line(sql: str) -> str:
-    lines = [l for l in sql.strip().splitlines() if l.strip() and not l.strip().startswith("--")]
+    lines = [line for line in sql.strip().splitlines()
+             if line.strip() and not line.strip().startswith("--")]
     text = lines[0] if lines else sql.strip()
     return text[:160] + (" ..." if len(lines) > 1 or len(text) > 160 else "")
 

@@ -73,7 +73,8 @@ def lint_statement(st: Statement, index: int, m: Migration, new_tables: set[str]
         add("concurrently-in-transaction", "will fail", None,
             "CONCURRENTLY cannot run inside a transaction: mark the file '-- +kizuna no-transaction'")
 
-    mm = re.match(rf"CREATE (UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?(?:{_IDENT} )?ON (?:ONLY )?{_IDENT}", sql, re.I)
+    mm = re.match(rf"CREATE (UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?(?:{_IDENT} )?"
+                  rf"ON (?:ONLY )?{_IDENT}", sql, re.I)
     if mm:
         table = _table(mm.group(4))
         if not mm.group(2) and table not in new_tables:
@@ -98,7 +99,8 @@ def lint_statement(st: Statement, index: int, m: Migration, new_tables: set[str]
         fresh = table in new_tables
         for action in _split_actions(rest):
             a = action.upper()
-            if re.match(r"ADD (COLUMN )?", a) and not re.match(r"ADD (CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN|EXCLUDE)\b", a):
+            if re.match(r"ADD (COLUMN )?", a) and not re.match(
+                    r"ADD (CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN|EXCLUDE)\b", a):
                 if _VOLATILE.search(action) or re.search(r"\b(BIG|SMALL)?SERIAL\b|GENERATED .* STORED", a):
                     add("add-column-volatile-default", "maintenance window", table,
                         f"a volatile default or stored generated column rewrites all of {table} "
@@ -144,7 +146,7 @@ def lint_statement(st: Statement, index: int, m: Migration, new_tables: set[str]
         add("table-rewrite", "maintenance window", _table(mm.group(2)) if mm.group(2) else None,
             f"{mm.group(1).upper()} takes ACCESS EXCLUSIVE for its whole run")
     mm = re.match(rf"(UPDATE|DELETE FROM) (?:ONLY )?{_IDENT}", sql, re.I)
-    if mm and not _table(mm.group(2)) in new_tables:
+    if mm and _table(mm.group(2)) not in new_tables:
         add("unbatched-data-change", "blocks writes", _table(mm.group(2)),
             "one statement changes every matching row in a single transaction (row locks held "
             "to the end); on a big table prefer a batched backfill")
@@ -153,7 +155,9 @@ def lint_statement(st: Statement, index: int, m: Migration, new_tables: set[str]
 
 def _split_actions(rest: str) -> list[str]:
     """Split ALTER TABLE actions at top-level commas."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    cur: list[str] = []
     for ch in rest:
         if ch == "(":
             depth += 1
@@ -182,8 +186,8 @@ def destructive_targets(m: Migration) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     for st in m.down:
         sql = _norm(st.sql)
-        for mm in re.finditer(rf"DROP TABLE (?:IF EXISTS )?((?:{_IDENT}(?:, ?)?)+)", sql, re.I):
-            for name in mm.group(1).split(","):
+        for dropped in re.finditer(rf"DROP TABLE (?:IF EXISTS )?((?:{_IDENT}(?:, ?)?)+)", sql, re.I):
+            for name in dropped.group(1).split(","):
                 name = name.strip().split(" ")[0]
                 if name.upper() not in ("CASCADE", "RESTRICT", ""):
                     out.append((_table(name), None))

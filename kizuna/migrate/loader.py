@@ -85,7 +85,7 @@ def checksum_of(text: str) -> str:
 
 
 def _strip_comments(sql: str) -> str:
-    return "\n".join(l for l in sql.splitlines() if not l.strip().startswith("--"))
+    return "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
 
 
 def split_statements(text: str, first_line: int = 1) -> list[Statement]:

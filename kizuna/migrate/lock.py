@@ -14,8 +14,8 @@ import asyncio
 import hashlib
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import asyncpg
 

@@ -7,8 +7,8 @@ import logging
 from rich.console import Console
 from rich.markup import escape
 
-from kizuna.migrate.lock import Holder
 from kizuna.migrate.loader import Migration, Statement
+from kizuna.migrate.lock import Holder
 
 
 class ConsoleReporter:

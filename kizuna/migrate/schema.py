@@ -100,19 +100,19 @@ def diff(expected: dict[str, Any], live: dict[str, Any]) -> list[str]:
             out.append(f"table {name} exists but no migration created it")
             continue
         for part, label in (("columns", "column"), ("indexes", "index"), ("constraints", "constraint")):
-            e, l = et[name].get(part, {}), lt[name].get(part, {})
-            for item in sorted(set(e) | set(l)):
-                if item not in l:
+            e, lv = et[name].get(part, {}), lt[name].get(part, {})
+            for item in sorted(set(e) | set(lv)):
+                if item not in lv:
                     out.append(f"{label} {name}.{item} is missing (expected: {e[item]})")
                 elif item not in e:
-                    out.append(f"{label} {name}.{item} exists but no migration created it: {l[item]}")
-                elif e[item] != l[item]:
-                    out.append(f"{label} {name}.{item} differs: expected {e[item]!r}, found {l[item]!r}")
+                    out.append(f"{label} {name}.{item} exists but no migration created it: {lv[item]}")
+                elif e[item] != lv[item]:
+                    out.append(f"{label} {name}.{item} differs: expected {e[item]!r}, found {lv[item]!r}")
     for kind in ("views", "sequences", "functions", "extensions"):
-        e, l = set(expected.get(kind, [])), set(live.get(kind, []))
-        for item in sorted(e - l):
+        e, lv = set(expected.get(kind, [])), set(live.get(kind, []))
+        for item in sorted(e - lv):
             out.append(f"{kind[:-1]} {item} is missing")
-        for item in sorted(l - e):
+        for item in sorted(lv - e):
             out.append(f"{kind[:-1]} {item} exists but no migration created it")
     return out
 

@@ -28,10 +28,11 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any
 
 import asyncpg
 
@@ -196,7 +197,7 @@ async def backup(conn: asyncpg.Connection, path: str | Path, *, kizuna_version: 
                 w = _Writer(fh)
                 w.json(b"H", {
                     "format": FORMAT, "kizuna_version": kizuna_version, "schema_head": head,
-                    "created_at": datetime.now(timezone.utc).isoformat(),
+                    "created_at": datetime.now(UTC).isoformat(),
                     "database": await conn.fetchval("SELECT current_database()"),
                     "server_version": await conn.fetchval("SHOW server_version"),
                     "tables": [{"name": t.name, "columns": t.columns} for t in tables],
@@ -208,7 +209,8 @@ async def backup(conn: asyncpg.Connection, path: str | Path, *, kizuna_version: 
                     rows = 0
                     estimate = estimates.get(t.name, 0)
 
-                    async def sink(chunk: bytes, t: TableInfo = t, digest=digest) -> None:
+                    async def sink(chunk: bytes, t: TableInfo = t, digest=digest,
+                                   estimate: int = estimate) -> None:
                         nonlocal rows
                         digest.update(chunk)
                         rows += chunk.count(b"\n")
@@ -321,7 +323,7 @@ def inspect(path: str | Path) -> Archive:
             trows += payload.count(b"\n")
         elif kind == b"E":
             end = _load(path, payload)
-            if end.get("name") != current:
+            if current is None or end.get("name") != current:
                 raise BackupError(f"{path} is corrupt: table frames out of order")
             if end.get("rows") != trows or end.get("sha256") != tdigest.hexdigest():
                 raise BackupError(f"{path} is corrupt: table {current} does not match its checksum")
@@ -432,7 +434,7 @@ AUTO_PREFIX = "kizuna-auto-"
 
 
 def auto_path(directory: str | Path, head: str | None, reason: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return Path(directory) / f"{AUTO_PREFIX}{stamp}-{head or 'empty'}-before-{reason}.kzb"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from kizuna.migrate import journal, lint
 from kizuna.migrate.executor import Engine, compute_status
 from kizuna.release import Manifest

@@ -1,24 +1,34 @@
-"""The message router: deliver one encoded envelope to presences, to a stream, or to a user.
+"""The message router: every delivery to a socket, and every closing of one, goes through here.
 
-Recipients are addressed by (node, session_id), so a cluster router can forward the same bytes to
-the node that holds a session; the local router delivers to this node's sessions and drops (with a
-log line) anything addressed elsewhere. Callers encode an envelope once and pass the bytes: every
-recipient shares them.
+Recipients are addressed by presence (node, session_id), by stream, by user, by the followers of a
+user's status, by session id or by session token: so a cluster router can forward the same bytes
+(or the same close) to the nodes that hold the sessions, and replacing this one object makes the
+socket layer cluster-aware. The local router delivers to this node's sessions and drops (with a
+log line) anything addressed to a presence elsewhere. Callers encode an envelope once and pass the
+bytes: every recipient shares them.
+
+The router is also where the socket layer asks who can be reached (online users), since that is a
+cluster-wide question too. Only the router writes to or closes sessions of the `SessionRegistry`
+on behalf of the rest of the server (the session's own reader, keepalive and shutdown aside).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
-from kizuna.core.streams import Stream, notifications_stream
+from kizuna.core.streams import Stream, notifications_stream, status_stream
 from kizuna.realtime.session import SessionRegistry
+from kizuna.realtime.status import StatusRegistry
 from kizuna.realtime.tracker import Presence, Tracker
 
 log = logging.getLogger("kizuna.realtime")
 
 
 class Router(Protocol):
+    # -- delivering --------------------------------------------------------------------------------
+
     def send_to_presences(self, presences: Iterable[Presence], data: bytes) -> None: ...
 
     def send_to_stream(self, stream: Stream, data: bytes, exclude: str | None = None) -> None:
@@ -29,12 +39,41 @@ class Router(Protocol):
 
     def send_to_session(self, node: str, session_id: str, data: bytes) -> bool: ...
 
+    def send_to_followers(self, user_id: str, data: bytes) -> None:
+        """A status event of a user: to the user's own sockets, then to the sessions following
+        the user's status."""
+
+    # -- closing -----------------------------------------------------------------------------------
+
+    def close_user(self, user_id: str, code: int, reason: str, *, notice: bytes | None = None,
+                   exclude: str | None = None) -> int:
+        """Close every socket of a user but the session `exclude`, each after sending it `notice`
+        when given (a single-socket kick). How many were closed (on this node)."""
+
+    def close_session(self, session_id: str, code: int, reason: str) -> bool:
+        """Close one socket session; False if no such session is connected."""
+
+    def close_token(self, token_id: str, code: int, reason: str) -> int:
+        """Close the sockets opened with a session token (revoked). How many (on this node)."""
+
+    # -- who can be reached ------------------------------------------------------------------------
+
+    def is_online(self, user_id: str) -> bool:
+        """Whether the user shows an online status (presence on its status stream)."""
+
+    def online_users(self) -> list[str]:
+        """The users with at least one socket open."""
+
 
 class LocalRouter:
-    def __init__(self, node: str, sessions: SessionRegistry, tracker: Tracker) -> None:
+    def __init__(self, node: str, sessions: SessionRegistry, tracker: Tracker,
+                 status: StatusRegistry) -> None:
         self.node = node
         self.sessions = sessions
         self.tracker = tracker
+        self.status = status
+
+    # -- delivering --------------------------------------------------------------------------------
 
     def send_to_presences(self, presences: Iterable[Presence], data: bytes) -> None:
         get, node = self.sessions.get, self.node
@@ -67,3 +106,49 @@ class LocalRouter:
             return False
         s = self.sessions.get(session_id)
         return s is not None and s.send(data)
+
+    def send_to_followers(self, user_id: str, data: bytes) -> None:
+        for own in self.sessions.for_user(user_id):
+            own.send(data)
+        get = self.sessions.get
+        for sid in self.status.followers(user_id):
+            s = get(sid)
+            if s is not None and s.user_id != user_id:  # its own sessions have it already
+                s.send(data)
+
+    # -- closing -----------------------------------------------------------------------------------
+
+    def close_user(self, user_id: str, code: int, reason: str, *, notice: bytes | None = None,
+                   exclude: str | None = None) -> int:
+        closed = 0
+        for s in self.sessions.for_user(user_id):
+            if s.id == exclude:
+                continue
+            if notice is not None:
+                s.send(notice)
+            s.close(code, reason)
+            closed += 1
+        return closed
+
+    def close_session(self, session_id: str, code: int, reason: str) -> bool:
+        s = self.sessions.get(session_id)
+        if s is None:
+            return False
+        s.close(code, reason)
+        return True
+
+    def close_token(self, token_id: str, code: int, reason: str) -> int:
+        closed = 0
+        for s in self.sessions:
+            if s.token_id == token_id:
+                s.close(code, reason)
+                closed += 1
+        return closed
+
+    # -- who can be reached ------------------------------------------------------------------------
+
+    def is_online(self, user_id: str) -> bool:
+        return self.tracker.exists(status_stream(user_id))
+
+    def online_users(self) -> list[str]:
+        return self.sessions.users()

@@ -1,16 +1,23 @@
 """The realtime service of a node: sessions, tracker, router, status follows, dispatch, keepalive.
 
-Built once at start-up (server.py) and reached by the /ws handler through the app's services.
-`start()` installs the notification delivery hook (so core code can reach online users) and starts
-the keepalive loop; `stop()` closes every socket with a close frame (1001, going away) and waits,
-bounded, for the sessions to clean up.
+Built once per node by kizuna/services.py on the `Domain` (config, pool, session store, notifier,
+chat writer) and served at /ws by socket.py. It is the domain's `Sockets`
+(kizuna/core/delivery.py): the domain reaches players through it, and it delivers everything, as
+everything else in this package does, through its `Router` (so a cluster-aware router makes every
+delivery cluster-aware). It reaches server modules through `modules` (realtime/modules.py), set by
+the builder; until then there are none.
+
+`start()` starts the keepalive loop; `stop()` closes every socket with a close frame (1001, going
+away) and waits, bounded, for the sessions to clean up.
 
 What a socket session does over its life:
 - connect: registered, tracked (hidden) on its user's notification stream, following its own
   user's status (implicitly, see status.py), and, with `status=true`, shown online on its status
   stream; with `session.single_socket`, the user's older sockets get notification -7 and are
   closed;
-- each envelope is decoded and dispatched to its handler; errors become error envelopes;
+- each envelope goes through `dispatch`: decoded, passed to server modules' before hook, handled,
+  its reply sent with the request's cid, then server modules' after hook; errors become error
+  envelopes;
 - disconnect: leaves every stream (presence events to the others), drops its follows.
 """
 
@@ -19,59 +26,59 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from typing import Any
 
-from kizuna.api import codec
-from kizuna.config import Config
-from kizuna.core import chat
-from kizuna.core.errors import KizunaError
-from kizuna.core.notifications import CODE_SINGLE_SOCKET, NewNotification, Notification, Notifier
+from kizuna.core.domain import Domain
+from kizuna.core.notifications import CODE_SINGLE_SOCKET, NewNotification
 from kizuna.core.notifications import make as make_notification
-from kizuna.core.streams import notifications_stream, status_stream
+from kizuna.core.streams import Stream, notifications_stream, status_stream
+from kizuna.errors import KizunaError
 from kizuna.realtime import envelope, handlers
 from kizuna.realtime.envelope import EnvelopeError, ErrorCode, RealtimeError
+from kizuna.realtime.modules import NO_MODULES, Modules
 from kizuna.realtime.router import LocalRouter, Router
 from kizuna.realtime.session import Session, SessionRegistry
 from kizuna.realtime.status import StatusRegistry
 from kizuna.realtime.tracker import LocalTracker, Tracker
+from kizuna.wire import encode
+from kizuna.wire.types import ChannelMessage, Notification
 
 log = logging.getLogger("kizuna.realtime")
 
+UNRECOGNIZED = "Unrecognized message."
+KICKED = "server-side session disconnect"
+
 
 class RealtimeService:
-    def __init__(self, config: Config, pool: Any, sessions: Any, notifier: Notifier) -> None:
-        self.config = config
-        self.pool = pool
-        self.sessions = sessions  # kizuna.core.sessions.SessionStore (token checks)
-        self.notifier = notifier
-        self.messages = chat.MessageWriter(pool)
-        self.node = config.name
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.config = domain.config
+        self.pool = domain.pool
+        self.sessions = domain.sessions  # kizuna.core.sessions.SessionStore (token checks)
+        self.notifier = domain.notifier
+        self.messages = domain.messages
+        self.node = self.config.name
         self.registry = SessionRegistry(self.node)
         self.tracker: Tracker = LocalTracker(self.node)
-        self.router: Router = LocalRouter(self.node, self.registry, self.tracker)
-        self.status = StatusRegistry(self.registry)
+        self.status = StatusRegistry()
+        self.router: Router = LocalRouter(self.node, self.registry, self.tracker, self.status)
+        # Server modules (kizuna.runtime.service.Runtime, set by kizuna/services.py): realtime
+        # hooks, RPCs, session events.
+        self.modules: Modules = NO_MODULES
         self.handlers = handlers.table()
         handlers.install(self)
         self._keepalive: asyncio.Task | None = None
         self.stopping = False
-        # The server modules (kizuna.runtime.service.Runtime), when loaded: RPCs, realtime hooks,
-        # session events.
-        self.runtime: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         raise_fd_limit()
-        self.notifier.attach(self.deliver_notifications, self.registry.users)
-        self.sessions.revoked.listener = self.close_revoked
         self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop(),
                                                                  name="realtime-keepalive")
 
     async def stop(self) -> None:
-        """Close every socket (1001) and wait for the sessions to leave, bounded."""
+        """Close every socket of this node (1001) and wait for the sessions to leave, bounded."""
         self.stopping = True
-        self.notifier.attach(None)
-        self.sessions.revoked.listener = None
         if self._keepalive is not None:
             self._keepalive.cancel()
             await asyncio.gather(self._keepalive, return_exceptions=True)
@@ -100,59 +107,57 @@ class RealtimeService:
                                session.username, status="")
         if self.config.session.single_socket:
             self._kick_others(session)
-        if self.runtime is not None:
-            self.runtime.session_event("start", session)
+        self.modules.session_event("start", session)
 
     def _kick_others(self, session: Session) -> None:
-        others = [s for s in self.registry.for_user(session.user_id) if s.id != session.id]
-        if not others:
-            return
+        """`session.single_socket`: the user's other sockets get notification -7 and are closed."""
         n = make_notification(NewNotification(user_id=session.user_id, subject="single_socket",
                                                content={}, code=CODE_SINGLE_SOCKET,
                                                persistent=False))
-        data = envelope.push("notifications", {"notifications": [codec.notification(n)]})
-        for other in others:
-            other.send(data)
-            other.close(1000, "server-side session disconnect")
+        self.router.close_user(session.user_id, 1000, KICKED, exclude=session.id,
+                               notice=envelope.push("notifications", encode.notifications([n])))
 
     def disconnect(self, session: Session) -> None:
         session.closed = True
         self.registry.remove(session)
         self.status.unfollow_all(session.id)
         self.tracker.untrack_all(session.id)
-        if self.runtime is not None:
-            self.runtime.session_event("end", session)
-
-    def disconnect_user(self, user_id: str, reason: str = "server-side session disconnect") -> int:
-        """Close every socket of a user on this node (a ban, a deleted account)."""
-        sessions = self.registry.for_user(user_id)
-        for s in sessions:
-            s.close(1000, reason)
-        return len(sessions)
+        self.modules.session_event("end", session)
 
     # -- dispatch --------------------------------------------------------------------------------
 
     async def dispatch(self, session: Session, raw: bytes | str) -> None:
+        """Handle one envelope: decode, before hook, handler, reply (with the cid), after hook.
+
+        Every kind passes here, so server modules' realtime hooks cover each message handler,
+        present and future, by construction. The reply is sent before the after hook runs, and
+        before any presence event the handler caused (the tracker sends those on the next turn of
+        the event loop): nothing is awaited between the handler's return and the reply.
+        """
         try:
-            cid, kind, body = envelope.decode(raw)
+            cid, kind, message = envelope.decode(raw)
         except EnvelopeError as exc:
             session.send(envelope.error(exc.cid, exc.code, exc.message))
             return
         handler = self.handlers.get(kind)
         try:
             if handler is None:
-                raise RealtimeError(ErrorCode.UNRECOGNIZED_PAYLOAD, "Unrecognized message.")
-            runtime = self.runtime
-            if runtime is not None:
-                # Every kind passes here: server modules' realtime hooks (kizuna/runtime/hooks.py)
-                # cover each message handler, present and future, by construction.
-                reg = runtime.registry
-                if kind in reg.rt_before or kind in reg.rt_after:
-                    await runtime.dispatch_rt(reg, self, handler, session, cid, kind, body)
-                    return
-            pending = handler(self, session, cid, body)
-            if pending is not None:
-                await pending
+                raise RealtimeError(ErrorCode.UNRECOGNIZED_PAYLOAD, UNRECOGNIZED)
+            hooks = self.modules.socket_hooks(kind)
+            if hooks is not None:
+                message = await hooks.before(session, message)
+            reply = handler.fn(self, session, message)
+            if handler.is_async:
+                reply = await reply  # type: ignore[misc]
+            if not handler.replies:
+                reply = None
+            elif reply is None:
+                session.send(envelope.empty(cid))
+            else:
+                session.send(envelope.reply(cid, *reply))  # type: ignore[misc]
+            if hooks is not None:
+                await hooks.after(session, None if reply is None else reply[1],  # type: ignore[index]
+                                  message)
         except KizunaError as exc:
             session.send(envelope.error(cid, envelope.socket_error(exc), exc.message))
         except RealtimeError as exc:
@@ -165,23 +170,36 @@ class RealtimeService:
                                                             "uid": session.user_id})
             session.send(envelope.error(cid, ErrorCode.RUNTIME_EXCEPTION, "Internal server error"))
 
-    # -- notifications ---------------------------------------------------------------------------
-
-    def deliver_notifications(self, user_id: str, notifications: list[Notification]) -> None:
-        """The Notifier's delivery hook: one `notifications` push to each socket of the user."""
-        data = envelope.push("notifications",
-                             {"notifications": [codec.notification(n) for n in notifications]})
-        self.router.send_to_user(user_id, data)
-
-    def close_revoked(self, token_id: str) -> None:
-        """A session token was revoked (logout, ban, account deletion, single session, on any
-        node): close the sockets opened with it."""
-        for s in list(self.registry):
-            if s.token_id == token_id:
-                s.close(1000, "session revoked")
+    # -- the domain's Sockets (kizuna.core.delivery), all through the Router ---------------------
 
     def is_online(self, user_id: str) -> bool:
-        return self.tracker.exists(status_stream(user_id))
+        return self.router.is_online(user_id)
+
+    def online_users(self) -> list[str]:
+        return self.router.online_users()
+
+    def notify(self, user_id: str, notifications: list[Notification]) -> None:
+        """One `notifications` push to each socket of the user."""
+        self.router.send_to_user(user_id, envelope.push("notifications",
+                                                        encode.notifications(notifications)))
+
+    def channel_message(self, stream: Stream, message: ChannelMessage) -> None:
+        """A `channel_message` to everyone on the channel, its sender included."""
+        self.router.send_to_stream(stream, envelope.push("channel_message",
+                                                         encode.channel_message(message)))
+
+    def disconnect_user(self, user_id: str, reason: str = KICKED) -> None:
+        """Close every socket of a user (a ban, a deleted account)."""
+        self.router.close_user(user_id, 1000, reason)
+
+    def disconnect_session(self, session_id: str, reason: str = KICKED) -> bool:
+        """Close one socket session (nk session_disconnect); False if it is not connected."""
+        return self.router.close_session(session_id, 1000, reason)
+
+    def token_revoked(self, token_id: str) -> None:
+        """A session token was revoked (logout, ban, account deletion, single session, on any
+        node): close the sockets opened with it."""
+        self.router.close_token(token_id, 1000, "session revoked")
 
     # -- keepalive -------------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ import hashlib
 import logging
 import uuid
 from collections import deque
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 log = logging.getLogger("kizuna.realtime")
 
@@ -51,10 +52,30 @@ def node_bits(node: str) -> int:
 
 
 class Session:
-    __slots__ = ("id", "node", "user_id", "username", "vars", "token_id", "expiry", "lang",
-                 "status", "format", "conn", "closed", "last_recv", "last_ping", "client_ip",
-                 "client_port", "tap", "_queue", "_queue_size", "_write_wait", "_writer",
-                 "_closer", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_closer",
+        "_queue",
+        "_queue_size",
+        "_write_wait",
+        "_writer",
+        "client_ip",
+        "client_port",
+        "closed",
+        "conn",
+        "expiry",
+        "format",
+        "id",
+        "lang",
+        "last_ping",
+        "last_recv",
+        "node",
+        "status",
+        "token_id",
+        "user_id",
+        "username",
+        "vars",
+    )
 
     def __init__(self, conn: Connection, *, session_id: str, node: str, user_id: str,
                  username: str, vars: dict[str, str] | None = None, token_id: str = "",
@@ -77,8 +98,6 @@ class Session:
         self.last_ping = now
         self.client_ip = client_ip
         self.client_port = client_port
-        # While a runtime after-hook waits for this session's reply, what is sent is kept here.
-        self.tap: list[bytes] | None = None
         self._queue: deque[bytes] | None = None  # made on first need: most sessions never queue
         self._queue_size = queue_size
         self._write_wait = write_wait
@@ -94,8 +113,6 @@ class Session:
         """Queue one encoded envelope for the peer. False if the session is (now) closed."""
         if self.closed:
             return False
-        if self.tap is not None:
-            self.tap.append(data)
         queue = self._queue
         if not queue:
             if self.conn.try_write(data):
@@ -172,7 +189,8 @@ class Session:
 
 
 class SessionRegistry:
-    """This node's sessions, by id and by user."""
+    """This node's sessions, by id and by user. Deliveries and closes addressed to users,
+    sessions or tokens go through the Router (router.py), never straight to this registry."""
 
     def __init__(self, node: str = "") -> None:
         self.node = node

@@ -22,9 +22,8 @@ import struct
 
 from aiohttp import WSMsgType, web
 
-from kizuna.api.app_keys import SERVICES
 from kizuna.config import parse_bool
-from kizuna.core.errors import KizunaError
+from kizuna.errors import KizunaError
 from kizuna.realtime.service import RealtimeService
 from kizuna.realtime.session import Session
 
@@ -47,7 +46,7 @@ class AiohttpConnection:
     task, only while the peer is behind) uses aiohttp's `send_frame`, which waits on flow control.
     """
 
-    __slots__ = ("ws", "transport")
+    __slots__ = ("transport", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self.ws = ws
@@ -107,8 +106,7 @@ def _token(request: web.Request) -> str | None:
     return request.query.get("token")
 
 
-async def handle(request: web.Request) -> web.StreamResponse:
-    rt: RealtimeService = request.app[SERVICES].realtime
+async def handle(rt: RealtimeService, request: web.Request) -> web.StreamResponse:
     cfg = rt.config.socket
     fmt = request.query.get("format", "")
     if fmt == "protobuf":
@@ -180,5 +178,10 @@ async def _read(rt: RealtimeService, session: Session, ws: web.WebSocketResponse
             return
 
 
-def register(app: web.Application) -> None:
-    app.router.add_get("/ws", handle, allow_head=False)
+def register(app: web.Application, realtime: RealtimeService) -> None:
+    """Serve the node's realtime service at `/ws`."""
+
+    async def ws(request: web.Request) -> web.StreamResponse:
+        return await handle(realtime, request)
+
+    app.router.add_get("/ws", ws, allow_head=False)

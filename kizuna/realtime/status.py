@@ -2,23 +2,22 @@
 
 A user's online status is presence on its status stream (tracked by each socket that connected
 with `status=true` or sent a status update). When those presences change, the followers of that
-user get a `status_presence_event`. Every session follows its own user, so a player sees its other
-devices come and go (as Nakama does); that follow is implicit (the user's own sessions, from the
-session registry) rather than stored per session. Follows are per session and local to the node
-that holds the session.
+user get a `status_presence_event` (handlers/status.py listens to the tracker and hands the event
+to the Router, which delivers it with `send_to_followers`). Every session follows its own user, so
+a player sees its other devices come and go (as Nakama does); that follow is implicit (the user's
+own sessions) rather than stored here. Follows are per session and kept by the node that holds the
+session: this is only the index, it sends nothing.
 """
 
 from __future__ import annotations
 
-from kizuna.core.streams import Stream
-from kizuna.realtime import envelope
-from kizuna.realtime.session import SessionRegistry
-from kizuna.realtime.tracker import Presence
+from collections.abc import Collection
+
+_NONE: frozenset[str] = frozenset()
 
 
 class StatusRegistry:
-    def __init__(self, sessions: SessionRegistry) -> None:
-        self.sessions = sessions
+    def __init__(self) -> None:
         self._by_session: dict[str, set[str]] = {}  # session id -> followed user ids
         self._by_user: dict[str, set[str]] = {}  # user id -> following session ids
 
@@ -43,29 +42,13 @@ class StatusRegistry:
         for uid in self._by_session.pop(session_id, ()):
             self._drop(uid, session_id)
 
+    def followers(self, user_id: str) -> Collection[str]:
+        """The ids of the sessions (of this node) that follow the user explicitly."""
+        return self._by_user.get(user_id, _NONE)
+
     def _drop(self, user_id: str, session_id: str) -> None:
         followers = self._by_user.get(user_id)
         if followers is not None:
             followers.discard(session_id)
             if not followers:
                 del self._by_user[user_id]
-
-    def on_presence(self, stream: Stream, joins: list[Presence], leaves: list[Presence]) -> None:
-        """The tracker listener for status streams: tell the user's followers and own sessions."""
-        followers = self._by_user.get(stream.subject, ())
-        own = self.sessions.for_user(stream.subject)
-        if not followers and not own:
-            return
-        body = {}
-        if joins:
-            body["joins"] = [envelope.user_presence(p) for p in joins]
-        if leaves:
-            body["leaves"] = [envelope.user_presence(p) for p in leaves]
-        data = envelope.push("status_presence_event", body)
-        for s in own:
-            s.send(data)
-        get = self.sessions.get
-        for sid in followers:
-            s = get(sid)
-            if s is not None and s.user_id != stream.subject:
-                s.send(data)

@@ -2,7 +2,9 @@
 
 Presences are addressed by (node, session_id): today every presence is local, but the interface is
 what a cluster-wide tracker (fed over NATS) would offer too: handlers only track, untrack, update,
-look up and list, and hear about joins and leaves through listeners registered per stream mode.
+look up and list, and hear about joins and leaves through listeners registered per stream mode
+(several areas may listen on one mode: each listener gets every event of that mode, in the order
+they were registered).
 
 Join and leave events are not delivered inside `track()`/`untrack()`: they are collected and
 flushed on the next turn of the event loop, grouped per stream. So a handler can reply to its
@@ -14,8 +16,10 @@ the stream) but produce no events and are left out of listings.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
-from typing import Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from kizuna.core.streams import Stream
 
@@ -23,8 +27,16 @@ log = logging.getLogger("kizuna.realtime")
 
 
 class Presence:
-    __slots__ = ("node", "session_id", "user_id", "username", "stream", "persistence", "hidden",
-                 "status")
+    __slots__ = (
+        "hidden",
+        "node",
+        "persistence",
+        "session_id",
+        "status",
+        "stream",
+        "user_id",
+        "username",
+    )
 
     def __init__(self, node: str, session_id: str, user_id: str, username: str, stream: Stream,
                  persistence: bool = False, hidden: bool = False,
@@ -49,7 +61,9 @@ Listener = Callable[[Stream, list[Presence], list[Presence]], None]
 class Tracker(Protocol):
     node: str
 
-    def listen(self, mode: int, listener: Listener) -> None: ...
+    def listen(self, mode: int, listener: Listener) -> None:
+        """Add a listener for the join/leave events of every stream of a mode (listeners add up:
+        a second one on a mode does not replace the first)."""
 
     def track(self, session_id: str, stream: Stream, user_id: str, username: str, *,
               persistence: bool = False, hidden: bool = False, status: str | None = None) -> bool:
@@ -87,14 +101,14 @@ class LocalTracker:
         self.node = node
         self._by_stream: dict[Stream, dict[str, Presence]] = {}
         self._by_session: dict[str, dict[Stream, Presence]] = {}
-        self._listeners: dict[int, Listener] = {}
+        self._listeners: dict[int, list[Listener]] = {}
         self._events: list[tuple[Presence, bool]] = []  # (presence, is_join)
         self._flush_handle: asyncio.Handle | None = None
 
     # -- changes -------------------------------------------------------------------------------
 
     def listen(self, mode: int, listener: Listener) -> None:
-        self._listeners[mode] = listener
+        self._listeners.setdefault(mode, []).append(listener)
 
     def track(self, session_id: str, stream: Stream, user_id: str, username: str, *,
               persistence: bool = False, hidden: bool = False, status: str | None = None) -> bool:
@@ -177,13 +191,11 @@ class LocalTracker:
             joins, leaves = grouped.setdefault(p.stream, ([], []))
             (joins if join else leaves).append(p)
         for stream, (joins, leaves) in grouped.items():
-            listener = self._listeners.get(stream.mode)
-            if listener is None:
-                continue
-            try:
-                listener(stream, joins, leaves)
-            except Exception:
-                log.exception("presence listener failed", extra={"mode": stream.mode})
+            for listener in self._listeners.get(stream.mode, ()):
+                try:
+                    listener(stream, joins, leaves)
+                except Exception:  # one failing listener must not starve the others
+                    log.exception("presence listener failed", extra={"mode": stream.mode})
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -206,8 +218,8 @@ class LocalTracker:
     def count(self, stream: Stream) -> int:
         return len(self._by_stream.get(stream, _EMPTY))
 
-    def streams_of(self, session_id: str) -> list[Stream]:
-        return list(self._by_session.get(session_id, {}))
+    def streams_of(self, session_id: str) -> builtins.list[Stream]:
+        return [*self._by_session.get(session_id, {})]
 
     @property
     def size(self) -> int:

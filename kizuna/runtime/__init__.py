@@ -9,10 +9,13 @@ and annotates with kizuna.runtime.types (Context, Logger, Nk, Initializer, ...).
 - loader.py    finds and imports the modules of `runtime.path`, runs their init_module
 - registry.py  what they register (RPCs, hooks, events, HTTP routes) and the `initializer`
 - invoke.py    calls a function: plain ones in worker threads, coroutines on the loop, deadlines
-- nk.py        the `nk` API (blocking `nk.x()` and coroutine `nk.aio.x()`), over kizuna/core
+- nk/          the `nk` API over the kizuna/core use cases, one module per area: the coroutines
+               (`nk.aio.x()`, AsyncNk) and their blocking twins (`nk.x()`, Nk), derived from them
 - hooks.py     before/after hooks around REST methods and socket messages
-- service.py   the node's Runtime: load, reload (--dev), events, shutdown hooks
-- context.py, logger.py, http.py, errors.py, shapes.py, types.py, methods.py
+- service.py   the node's Runtime, built on the Domain: load, reload (--dev), events, shutdown hooks
+- context.py, logger.py, http.py, errors.py, shapes.py (what nk returns), types.py (for annotations)
+
+The names of API methods and socket messages that hooks take are in kizuna/wire/methods.py.
 """
 
 from kizuna.runtime.context import Context

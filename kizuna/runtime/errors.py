@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 
 __all__ = ["Code", "Error", "LoadError", "RegistrationError", "NkUnavailable", "to_kizuna"]
 

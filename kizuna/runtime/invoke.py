@@ -9,7 +9,7 @@ under a deadline, with every failure turned into one domain error.
   cannot be stopped, so the call fails at once and the thread's next `nk` call raises (its result
   is dropped when it finally returns).
 
-Failures become `KizunaError` (kizuna.core.errors), which every transport already maps: a module's
+Failures become `KizunaError` (kizuna.errors), which every transport already maps: a module's
 `Error(message, code)` keeps its message and code (a code outside 1-16 becomes 13); a timeout is
 code 4 (DEADLINE_EXCEEDED); anything else is logged with its traceback and reported to the client
 as 13 "Internal Server Error" only.
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 from kizuna.runtime.errors import Error, NkUnavailable, to_kizuna
 from kizuna.runtime.registry import Function
 

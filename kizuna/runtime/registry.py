@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from kizuna.runtime import methods
+from kizuna.wire import methods
 from kizuna.runtime.errors import RegistrationError
 from kizuna.runtime.logger import Logger
 
@@ -207,7 +207,7 @@ class Initializer:
         kind = methods.rt_kind(message)
         if kind is None:
             hint = " (RPC has no hooks)" if isinstance(message, str) and message.lower() == "rpc" else ""
-            names = {methods.rt_name(k) for k in methods.RT_MESSAGES}
+            names = {methods.rt_name(k) for k in methods.HOOKABLE_KINDS}
             raise RegistrationError(f"{where}: {message!r} is not a realtime message name"
                                     + _suggest(message, names, "e.g. ChannelJoin, MatchDataSend")
                                     + hint)

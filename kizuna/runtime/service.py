@@ -1,10 +1,14 @@
 """The node's runtime: its server modules and everything that calls into them.
 
-Built at start-up (kizuna/server.py) beside the other services and reached by the transports as
-`services.runtime`. `start()` loads the modules of `runtime.path` (a module that fails stops the
-start, naming its file and line), starts the event workers and, with `--dev`, a watcher that
-reloads the modules when a file changes. `stop()` runs the shutdown functions within
-`shutdown_grace_sec` and lets queued events finish, briefly.
+Built on the node's `Domain` by kizuna/services.py (`Runtime(domain, dev=...)`), which also hands
+it to the socket layer (`realtime.modules`); the transports reach it as `services.runtime`. It
+knows nothing of the transports: what it needs of them comes as data (`served_methods`, the API
+methods REST serves, for a warning about hooks on others).
+
+`start()` loads the modules of `runtime.path` (a module that fails stops the start, naming its
+file and line), starts the event workers and, with `--dev`, a watcher that reloads the modules
+when a file changes. `stop()` runs the shutdown functions within `shutdown_grace_sec` and lets
+queued events finish, briefly.
 
 Hot paths read `runtime.registry` once per request: a reload swaps the whole registry in one
 assignment, so a request sees one version of the modules from start to end.
@@ -16,22 +20,24 @@ import asyncio
 import logging
 import os
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from kizuna.config import Config, runtime_env
-from kizuna.core.errors import Code, KizunaError
+from kizuna.core.domain import Domain
+from kizuna.errors import Code, KizunaError
 from kizuna.runtime import context as modes
 from kizuna.runtime import hooks, loader
 from kizuna.runtime.context import Context, frozen
-from kizuna.runtime.errors import LoadError
+from kizuna.runtime.errors import Error, LoadError
 from kizuna.runtime.http import HttpRequest, HttpResponse, as_response
 from kizuna.runtime.invoke import Invoker, WorkerPool
 from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Function, HttpRoute, Registry
 from kizuna.version import __version__
+from kizuna.wire import codec
+from kizuna.wire.methods import api_name
 
 log = logging.getLogger("kizuna.runtime")
 
@@ -50,10 +56,14 @@ class LoadFailed(Exception):
 
 
 class Runtime:
-    def __init__(self, services: Any, *, dev: bool = False) -> None:
-        cfg: Config = services.config
-        self.services = services
+    def __init__(self, domain: Domain, *, dev: bool = False,
+                 served_methods: frozenset[str] | None = None) -> None:
+        cfg: Config = domain.config
+        self.domain = domain
         self.config = cfg
+        # The hook keys (kizuna.wire.methods.api_key) of the API methods REST serves; hooks on
+        # other methods get a warning at load. None: not known (no warning).
+        self.served_methods = served_methods
         self.path = Path(cfg.runtime.path)
         self.dev = dev
         self.env = MappingProxyType(runtime_env(cfg))
@@ -83,8 +93,6 @@ class Runtime:
         if self.dev:
             self._tasks.append(self.loop.create_task(self._watch(), name="runtime-watch"))
             log.info("Watching runtime modules for changes", extra={"path": str(self.path)})
-        if self.services.realtime is not None:
-            self.services.realtime.runtime = self
         self._started = True
 
     async def stop(self) -> None:
@@ -120,8 +128,9 @@ class Runtime:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self.services.realtime is not None and self.services.realtime.runtime is self:
-            self.services.realtime.runtime = None
+        # Unloaded: from here on no hook, RPC or route of the modules runs (the socket layer may
+        # still be closing its sessions), as when no module was loaded.
+        self.registry = Registry()
         self.pool.close()
 
     async def _load(self) -> loader.LoadResult:
@@ -135,14 +144,11 @@ class Runtime:
             return
         log.info(message, extra={"path": str(self.path), "modules": reg.modules,
                                  "registered": reg.summary()})
-        try:
-            from kizuna.api.endpoint import served_methods
-            served = served_methods()
-        except ImportError:  # pragma: no cover
+        served = self.served_methods
+        if served is None:
             return
         for key in [*reg.before, *reg.after]:
             if key not in served:
-                from kizuna.runtime.methods import api_name
                 log.warning("A hook is registered for an API method this server does not serve "
                             "yet; it will not run", extra={"method": api_name(key)})
 
@@ -204,7 +210,7 @@ class Runtime:
             return bytes(result).decode("utf-8", errors="replace")
         try:
             return Nk.json_encode(result)
-        except Exception:
+        except Error:  # what json_encode raises for a value orjson cannot encode
             log.error("An RPC function returned a value that is not a string nor JSON-encodable",
                       extra={"function": f.label, "type": type(result).__name__})
             raise KizunaError(Code.INTERNAL, "Internal Server Error") from None
@@ -219,9 +225,15 @@ class Runtime:
                     request: dict[str, Any]) -> None:
         await hooks.after(self, f, fields, response, request)
 
-    async def dispatch_rt(self, reg: Registry, rt: Any, handler: Any, session: Any,
-                          cid: str | None, kind: str, body: dict[str, Any]) -> None:
-        await hooks.dispatch_rt(self, reg, rt, handler, session, cid, kind, body)
+    def socket_hooks(self, kind: str) -> hooks.SocketHooks | None:
+        """The realtime hooks of a socket message kind, from the current registry (read once, so
+        a message sees one version of the modules), or None when the kind is not hooked. Part of
+        kizuna.realtime.modules.Modules, which the socket dispatcher calls for every message."""
+        reg = self.registry
+        before, after = reg.rt_before.get(kind), reg.rt_after.get(kind)
+        if before is None and after is None:
+            return None
+        return hooks.SocketHooks(self, before, after)
 
     # -- custom HTTP -----------------------------------------------------------------------------
 
@@ -247,7 +259,7 @@ class Runtime:
         if not functions:
             return
         event = {"name": f"session_{which}", "properties": {},
-                 "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                 "timestamp": codec.now(),
                  "external": False}
         self._enqueue(functions, event, self.session_fields(session))
 

@@ -1,6 +1,7 @@
 """The shapes `nk` returns: plain dicts at runtime, TypedDicts for editors and type checkers.
 
-Nakama's field names, every field present, timestamps as RFC 3339 strings, JSON documents (storage
+They are what `kizuna.wire.encode.<type>(record, full=True)` writes: Nakama's field names, every
+field present ("" or 0 when unset), timestamps as RFC 3339 UTC strings, JSON documents (storage
 values, metadata, wallets, notification and message content) decoded into Python objects.
 """
 
@@ -72,7 +73,7 @@ class Notification(TypedDict):
     persistent: bool
 
 
-class ChannelMessage(TypedDict, total=False):
+class ChannelMessage(TypedDict):
     channel_id: str
     message_id: str
     code: int
@@ -86,6 +87,19 @@ class ChannelMessage(TypedDict, total=False):
     group_id: str
     user_id_one: str
     user_id_two: str
+
+
+class ChannelMessageList(TypedDict):
+    messages: list[ChannelMessage]
+    next_cursor: str | None
+    prev_cursor: str | None
+    cacheable_cursor: str | None
+
+
+class AccountExport(TypedDict):
+    account: Account
+    objects: list[StorageObject]
+    notifications: list[Notification]
 
 
 class AuthResult(NamedTuple):

@@ -13,25 +13,36 @@ The shapes `nk` returns are TypedDicts (kizuna/runtime/shapes.py; plain dicts at
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Union
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from kizuna.runtime.context import Context
 from kizuna.runtime.http import HttpRequest, HttpResponse
 from kizuna.runtime.logger import Logger
 from kizuna.runtime.nk import AsyncNk, Nk
 from kizuna.runtime.registry import Initializer
-from kizuna.runtime.shapes import (Account, AuthResult, ChannelMessage, Notification, StorageAck,
-                                   StorageObject, TokenResult, User)
+from kizuna.runtime.shapes import (
+    Account,
+    AccountExport,
+    AuthResult,
+    ChannelMessage,
+    ChannelMessageList,
+    Notification,
+    StorageAck,
+    StorageObject,
+    TokenResult,
+    User,
+)
 
 __all__ = [
-    "Context", "Logger", "Initializer", "Nk", "AsyncNk", "HttpRequest", "HttpResponse",
-    "User", "Account", "StorageObject", "StorageAck", "Notification", "ChannelMessage",
-    "AuthResult", "TokenResult", "RpcFunction", "BeforeHook", "AfterHook", "EventFunction",
-    "ShutdownFunction", "HttpFunction",
+    "Account", "AccountExport", "AfterHook", "AsyncNk", "AuthResult", "BeforeHook",
+    "ChannelMessage", "ChannelMessageList", "Context", "EventFunction", "HttpFunction",
+    "HttpRequest", "HttpResponse", "Initializer", "Logger", "Nk", "Notification", "RpcFunction",
+    "ShutdownFunction", "StorageAck", "StorageObject", "TokenResult", "User",
 ]
 
 # Function shapes (a plain function, or a coroutine function: the result may be awaitable).
-_R = Union[Any, Awaitable[Any]]
+_R = Any | Awaitable[Any]
 RpcFunction = Callable[[Context, Logger, Nk, str], _R]
 """(ctx, logger, nk, payload) -> str | None"""
 BeforeHook = Callable[[Context, Logger, Nk, dict], _R]

@@ -12,14 +12,25 @@ import re
 import time
 import uuid
 import zlib
-from datetime import timezone
+from datetime import UTC
 
 import aiohttp
 import pytest
 
 from tests.integration.nakama_http import (
-    NO_CACHE, REFRESH_ENCRYPTION_KEY, Api, assert_error, assert_ok, ban, basic, bearer, claims,
-    jwt_parts, sql, verify)
+    NO_CACHE,
+    REFRESH_ENCRYPTION_KEY,
+    Api,
+    assert_error,
+    assert_ok,
+    ban,
+    basic,
+    bearer,
+    claims,
+    jwt_parts,
+    sql,
+    verify,
+)
 
 LAST_LINK = "Cannot unlink last account identifier. Check profile exists and is not last link."
 PASSWORD = "correct-horse"
@@ -49,7 +60,7 @@ async def account_of(api: Api, token: str) -> dict:
 
 
 def rfc3339(t) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- authenticate ------------------------------------------------------------------------------
@@ -111,9 +122,9 @@ async def test_session_tokens_are_nakama_jwts(api: Api):
                         params={"username": "jwt-user"})
     after = int(time.time())
 
-    header, payload = jwt_parts(s["token"])
+    header, _payload = jwt_parts(s["token"])
     assert header == b'{"alg":"HS256","typ":"JWT"}'
-    rheader, rpayload = jwt_parts(s["refresh_token"])
+    rheader, _rpayload = jwt_parts(s["refresh_token"])
     assert rheader == b'{"alg":"HS256","typ":"JWT"}'
 
     c = verify(s["token"])
@@ -656,7 +667,8 @@ async def test_get_users(api: Api, db_address: str):
     a = await device_user(api, username="user-a")
     b = await device_user(api, username="user-b")
     c = await device_user(api, username="User-C")
-    assert_ok(await api.post("/v2/account/link/email", a["token"], {"email": "ua@example.com", "password": PASSWORD}), {})
+    assert_ok(await api.post("/v2/account/link/email", a["token"],
+                             {"email": "ua@example.com", "password": PASSWORD}), {})
     rows = {str(r["id"]): r for r in await sql(
         db_address, "SELECT id, create_time, update_time FROM users WHERE username = ANY($1)",
         ["user-a", "user-b", "User-C"])}
@@ -709,10 +721,10 @@ async def test_gzip_responses(api: Api):
     assert "Content-Encoding" not in r.headers and r.json["user"]["id"] == s["uid"]
 
     async def raw(path, auth, accept):
-        async with aiohttp.ClientSession(auto_decompress=False) as http:
-            async with http.get(api.base_url + path, headers={"Authorization": auth,
-                                                              "Accept-Encoding": accept}) as resp:
-                return resp.status, resp.headers, await resp.read()
+        async with (aiohttp.ClientSession(auto_decompress=False) as http,
+                    http.get(api.base_url + path, headers={"Authorization": auth,
+                                                           "Accept-Encoding": accept}) as resp):
+            return resp.status, resp.headers, await resp.read()
 
     for accept in ("gzip", "gzip, deflate, br"):
         status, headers, body = await raw("/v2/account", bearer(s["token"]), accept)

@@ -14,8 +14,14 @@ import pytest
 from kizuna.migrate.loader import load
 from kizuna.version import __version__
 from tests.conftest import KIZUNA, _env, pg_dsn, run_kizuna
-from tests.integration.migrate_support import (DB, Migrator, line_of, one_line, wait_for,
-                                               write_migration)
+from tests.integration.migrate_support import (
+    DB,
+    Migrator,
+    line_of,
+    one_line,
+    wait_for,
+    write_migration,
+)
 
 
 def standard(d: Path) -> list[str]:
@@ -83,7 +89,7 @@ def test_status_before_and_after(kz: Migrator, db: DB, mdir: Path) -> None:
     assert st["current"] == "0002_scores" and st["pending"] == ids[2:]
     assert st["up_to_date"] is False
     states = {m["id"]: m["state"] for m in st["migrations"]}
-    assert states == dict(zip(ids, ["applied", "applied", "pending", "pending"]))
+    assert states == dict(zip(ids, ["applied", "applied", "pending", "pending"], strict=True))
     applied = st["migrations"][0]
     assert applied["kizuna_version"] == __version__ and applied["applied_at"]
     r = kz.ok("status")
@@ -313,7 +319,7 @@ def test_server_refuses_a_database_ahead_of_it(db_address: str, db: DB, tmp_path
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", "1",
                    "--logger.format", "text", timeout=60)
     assert r.returncode == 1
-    err = [l for l in r.stderr.splitlines() if l.strip()]
+    err = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
     assert "the database schema is newer than this release" in err[0]
     assert "9999_from_the_future" in err[0]
@@ -357,7 +363,7 @@ def test_server_refuses_pending_migrations_and_prints_the_command(db_address: st
         assert r.returncode == 0, r.stderr
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", "1", timeout=60)
     assert r.returncode == 1
-    err = [l for l in r.stderr.splitlines() if l.strip()]
+    err = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
     assert f"`kizuna migrate up --database.address {db_address}`" in err[0]
     assert "pending" in err[0] or "no Kizuna schema" in err[0]
@@ -638,7 +644,7 @@ async def test_lock_timeout_retries_then_gives_up_naming_the_blocker(kz: Migrato
 def test_server_refuses_a_missing_database(db_address: str, db: DB, tmp_path: Path) -> None:
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", "1", timeout=60)
     assert r.returncode == 1
-    err = [l for l in r.stderr.splitlines() if l.strip()]
+    err = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
     assert f"database '{db.name}' not found" in err[0]
     assert f"`kizuna migrate up --database.address {db_address}`" in err[0]
@@ -658,7 +664,7 @@ def test_server_guard_refuses_changed_and_interrupted_migrations(db_address: str
     db.execute(damage, last)
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", "1", timeout=60)
     assert r.returncode == 1
-    err = [l for l in r.stderr.splitlines() if l.strip()]
+    err = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and "Traceback" not in r.stderr, r.stderr
     assert words in err[0] and last in err[0]
-    assert f"kizuna migrate " in err[0] and f"--database.address {db_address}" in err[0]
+    assert "kizuna migrate " in err[0] and f"--database.address {db_address}" in err[0]

@@ -13,8 +13,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.integration.migrate_support import DB, Migrator, one_line, wait_for, write_migration
 
 SLEEP = "pg_sleep(nullif(current_setting('kizuna_test.sleep', true), '')::float)"
@@ -203,6 +201,6 @@ def test_second_migrator_waits_for_the_lock_then_has_nothing_to_do(kz: Migrator,
     out2 = one_line((tmp_path / "second.log").read_text())
     assert "applied 2 migration(s)" in out1
     assert "waiting for the migration lock" in out2
-    assert f"held by kizuna migrate" in out2 and f":{first.pid} " in out2  # names the holder's host:pid
+    assert "held by kizuna migrate" in out2 and f":{first.pid} " in out2  # names the holder's host:pid
     assert "nothing to apply; schema at 0002_next (head)" in out2
     assert_applied_once(db, ["0001_slow", "0002_next"])

@@ -96,7 +96,7 @@ class Sock:
     async def _pump(self, timeout: float) -> bool:
         try:
             doc = await asyncio.wait_for(self.frames.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         if doc is None:
             self.frames.put_nowait(None)

@@ -365,7 +365,7 @@ async def test_nk_accounts_users_tokens_bans(api, rt):
     out = json.loads(body["payload"])
     assert out["display_name"] == "Set By Server" and out["metadata"] == {"level": 7}
     assert out["users"] == out["by_name"] == [p["user_id"]] == [out["export_user"]]
-    other_id, other_name, created = out["other"]
+    other_id, _other_name, created = out["other"]
     assert created is True and out["again_created"] is False
     assert out["export_keys"] == ["account", "notifications", "objects"]
     # A token made by the server works like any other.

@@ -98,8 +98,8 @@ def test_bare_start_with_embedded_postgres(bare_node) -> None:
     assert json.loads(r.stdout)["msg"] == "healthcheck failed"
 
     # the log: JSON lines, the insecure-defaults warning, the embedded database, startup done
-    lines = [json.loads(l) for l in log_path.read_text().splitlines() if l.startswith("{")]
-    msgs = [l["msg"] for l in lines]
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    msgs = [doc["msg"] for doc in lines]
     assert any("insecure default" in m for m in msgs)
     assert "Using the embedded PostgreSQL" in msgs and "Startup done" in msgs
 
@@ -144,7 +144,7 @@ def test_unreachable_database_is_one_line(command, tmp_path: Path) -> None:
     r = run_kizuna(*command, "--database.address", "postgres@127.0.0.1:1/x", cwd=tmp_path, timeout=60)
     assert r.returncode != 0
     assert "Traceback" not in r.stdout + r.stderr
-    err = [l for l in r.stderr.splitlines() if l.strip()]
+    err = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(err) == 1, r.stderr
     assert "cannot reach PostgreSQL at postgres@127.0.0.1:1/x: connection refused" in err[0]
 
@@ -154,7 +154,7 @@ def test_port_in_use_is_one_line(server_factory, db_address: str, tmp_path: Path
     r = run_kizuna("server", "--database.address", db_address, "--socket.port", str(node.port),
                    cwd=tmp_path, timeout=60)
     assert r.returncode == 1
-    err = [l for l in r.stderr.splitlines() if l.strip()]
+    err = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(err) == 1 and "Traceback" not in r.stdout + r.stderr, r.stderr
     assert f"cannot listen on *:{node.port}" in err[0]
     assert request(node.url + "/healthcheck")[0] == 200  # the first node is untouched

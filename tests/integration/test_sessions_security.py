@@ -16,8 +16,18 @@ import aiohttp
 import pytest
 
 from tests.integration.nakama_http import (
-    REFRESH_ENCRYPTION_KEY, Api, assert_error, assert_ok, basic, bearer, claims, forge, poll, unsigned,
-    verify)
+    REFRESH_ENCRYPTION_KEY,
+    Api,
+    assert_error,
+    assert_ok,
+    basic,
+    bearer,
+    claims,
+    forge,
+    poll,
+    unsigned,
+    verify,
+)
 
 AUTH_INVALID = "Auth token invalid"
 REFRESH_INVALID = "Refresh token invalid or expired."
@@ -90,7 +100,7 @@ async def test_forged_and_wrong_kind_tokens_are_refused(server, http):
 
     # Refresh accepts only refresh tokens, properly signed.
     good_refresh = verify(s["refresh_token"], REFRESH_ENCRYPTION_KEY)
-    for name, token in {
+    for _case, token in {
         "session token": s["token"],
         "signed with the session key": forge(good_refresh),
         "alg none": unsigned(good_refresh),
@@ -215,8 +225,8 @@ async def test_logout_reaches_another_node(server_factory, db_address, http):
     t0 = time.monotonic()
     assert_ok(await b.post("/v2/session/logout", on_b["token"]), {})
     for sess in (on_a, on_b):
-        await poll(lambda: rejected_on(a, sess["token"]), timeout=2)
-        await poll(lambda: refresh_rejected_on(a, sess["refresh_token"]), timeout=2)
+        await poll(lambda sess=sess: rejected_on(a, sess["token"]), timeout=2)
+        await poll(lambda sess=sess: refresh_rejected_on(a, sess["refresh_token"]), timeout=2)
     assert time.monotonic() - t0 < 2
     assert_ok(await a.get("/v2/account", bystander["token"]))
     assert_ok(await b.get("/v2/account", bystander["token"]))

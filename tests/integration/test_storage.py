@@ -18,14 +18,23 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.conftest import PG, _admin, start_server
-from tests.integration.nakama_http import Api, Reply, assert_error, assert_ok, basic, bearer, claims, sql
+from tests.integration.nakama_http import (
+    Api,
+    Reply,
+    assert_error,
+    assert_ok,
+    basic,
+    bearer,
+    claims,
+    sql,
+)
 
 SYSTEM = "00000000-0000-0000-0000-000000000000"
 REJECTED_VERSION = "Storage write rejected - version check failed."
@@ -195,7 +204,7 @@ def when(stamp: str) -> datetime:
 
 def protojson_time(t: datetime) -> str:
     """google.protobuf.Timestamp as protojson writes it: 0, 3, 6 or 9 fractional digits."""
-    x = t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000"
+    x = t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000"
     for suffix in ("000", "000", ".000"):
         x = x.removesuffix(suffix)
     return x + "Z"
@@ -214,7 +223,7 @@ async def test_write_acks_come_in_request_order_with_md5_versions(api: Api, db: 
         db, "SELECT key, create_time, update_time FROM storage WHERE collection = $1", coll)}
     stamp = acks[0]["create_time"]
     assert ACK_TIME.match(stamp), stamp
-    for sent, ack in zip(objects, acks):
+    for sent, ack in zip(objects, acks, strict=True):
         # Exactly these fields; the version hashes the value text exactly as sent.
         assert ack == {"collection": coll, "key": sent["key"], "version": md5(sent["value"]),
                        "user_id": u.uid, "create_time": stamp, "update_time": stamp}
@@ -482,9 +491,9 @@ async def test_list_permissions_between_two_users(api: Api, coll: str):
     b_acks = await write_ok(api, b, obj(coll, "a", {"by": "b"}, permission_read=2),
                             obj(coll, "x", {"by": "b"}, permission_read=1))
     a_obj = {ack["key"]: expected(coll, ack["key"], a.uid, {"k": ack["key"]}, ack, read_perm=r)
-             for ack, r in zip(a_acks, (2, 1, 1, 0, 2))}
+             for ack, r in zip(a_acks, (2, 1, 1, 0, 2), strict=True)}
     b_obj = {ack["key"]: expected(coll, ack["key"], b.uid, {"by": "b"}, ack, read_perm=r)
-             for ack, r in zip(b_acks, (2, 1))}
+             for ack, r in zip(b_acks, (2, 1), strict=True)}
 
     # A lists its own collection: read=1 first, then read=2, each by key; read=0 never shows.
     for r in (await list_(api, a, coll, path_user=a.uid, limit=100),
@@ -513,7 +522,7 @@ async def test_system_owned_objects(api: Api, db: str, coll: str):
                   "($1, 'none', $2, '{}', 'v-none', 0, 0)", coll, SYSTEM)
     rows = {r["key"]: r for r in await sql(db, "SELECT key, create_time, update_time FROM storage "
                                                "WHERE collection = $1", coll)}
-    t = rows["pub"]["create_time"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = rows["pub"]["create_time"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     pub = {"collection": coll, "key": "pub", "user_id": SYSTEM, "value": '{"s": 1}', "version": "v-pub",
            "permission_read": 2, "create_time": t, "update_time": t}
     u = await new_user(api)

@@ -231,7 +231,7 @@ def test_missing_and_invalid_yaml_files(tmp_path: Path) -> None:
 def test_cli_config_error_is_one_line_without_traceback(tmp_path: Path, args, key) -> None:
     r = run_kizuna(*args, cwd=tmp_path, timeout=30)
     assert r.returncode != 0
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, r.stderr
     assert key in lines[0] and "config error" in lines[0]
     assert "Traceback" not in r.stderr + r.stdout

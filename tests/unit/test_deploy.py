@@ -101,7 +101,7 @@ def leaf_command(words: list[str]) -> tuple[list[str], click.Command, list[str]]
         assert rest, f"`kizuna {' '.join(path)}` needs a subcommand"
         name = rest.pop(0)
         sub = cmd.commands.get(name)
-        assert sub is not None, f"`kizuna {' '.join(path + [name])}`: no such subcommand"
+        assert sub is not None, f"`kizuna {' '.join([*path, name])}`: no such subcommand"
         path.append(name)
         cmd = sub
     return path, cmd, rest

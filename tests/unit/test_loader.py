@@ -105,7 +105,7 @@ def test_irreversible_and_lossy_down_need_reasons() -> None:
 
 
 def test_missing_down_refused_unless_irreversible() -> None:
-    with pytest.raises(MigrateError, match="no down statements.*irreversible"):
+    with pytest.raises(MigrateError, match=r"no down statements.*irreversible"):
         migration("SELECT 1;", None)
     with pytest.raises(MigrateError, match="no down statements"):
         migration("SELECT 1;", "-- nothing to undo\n")
@@ -126,7 +126,7 @@ def test_unknown_directive_and_misplaced_lines_refused() -> None:
         parse("0002_x.sql", "-- +migrate Up\nSELECT 1;\n-- +migrate Up\nSELECT 2;\n")
     with pytest.raises(MigrateError, match="unknown section marker"):
         parse("0002_x.sql", "-- +migrate Sideways\n")
-    with pytest.raises(MigrateError, match="name must look like NNNN_slug.sql"):
+    with pytest.raises(MigrateError, match=r"name must look like NNNN_slug\.sql"):
         parse("users.sql", "-- +migrate Up\nSELECT 1;\n-- +migrate Down\nSELECT 2;\n")
 
 
@@ -237,7 +237,7 @@ def test_destructive_targets_of_a_down_section() -> None:
 
 def test_unreadable_file_is_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "0001_latin1.sql").write_bytes("-- café\n-- +migrate Up\nSELECT 1;\n".encode("latin-1"))
-    with pytest.raises(MigrateError, match="0001_latin1.sql: not UTF-8 text"):
+    with pytest.raises(MigrateError, match=r"0001_latin1\.sql: not UTF-8 text"):
         load(tmp_path)
 
 

@@ -71,7 +71,7 @@ def _section(text: str, heading: str, level: int) -> str:
     or above."""
     lines = text.splitlines()
     marks = "#" * level + " "
-    start = next((i for i, l in enumerate(lines) if l.strip() == marks + heading), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == marks + heading), None)
     assert start is not None, f"no {marks + heading!r} heading"
     body = []
     for line in lines[start + 1:]:

@@ -10,12 +10,13 @@ import orjson
 import pytest
 
 from kizuna.core import chat
-from kizuna.core.errors import KizunaError
+from kizuna.errors import KizunaError
 from kizuna.core.streams import CHANNEL, DM, MATCH_RELAYED, STATUS, Stream
 from kizuna.realtime import envelope
 from kizuna.realtime.envelope import EnvelopeError, ErrorCode
 from kizuna.realtime.session import Session, SessionRegistry
 from kizuna.realtime.tracker import LocalTracker
+from kizuna.wire import codec, fields
 
 U1 = "11111111-1111-1111-1111-111111111111"
 U2 = "22222222-2222-2222-2222-222222222222"
@@ -49,22 +50,22 @@ def test_encode_envelopes():
 
 def test_timestamps_like_protojson():
     t = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert envelope.timestamp(t) == "2026-01-02T03:04:05Z"
-    assert envelope.timestamp(t.replace(microsecond=120000)) == "2026-01-02T03:04:05.120Z"
-    assert envelope.timestamp(t.replace(microsecond=123456)) == "2026-01-02T03:04:05.123456Z"
-    from kizuna.api import codec
+    assert codec.timestamp(t, "fraction") == "2026-01-02T03:04:05Z"
+    assert codec.timestamp(t.replace(microsecond=120000), "fraction") == "2026-01-02T03:04:05.120Z"
+    assert codec.timestamp(t.replace(microsecond=123456), "fraction") == \
+        "2026-01-02T03:04:05.123456Z"
     assert codec.timestamp(t.replace(microsecond=999999)) == "2026-01-02T03:04:05Z"
 
 
 def test_field_readers():
-    assert envelope.boolean({"x": {"value": False}}, "x", True) is False
-    assert envelope.boolean({}, "x", True) is True
-    assert envelope.integer({"op_code": "9007199254740993"}, "op_code") == 9007199254740993
-    assert envelope.integer({"opCode": 4}, "op_code", "opCode") == 4
+    assert fields.boolean({"x": {"value": False}}, "x", True) is False
+    assert fields.boolean({}, "x", True) is True
+    assert fields.integer({"op_code": "9007199254740993"}, "op_code") == 9007199254740993
+    assert fields.integer({"opCode": 4}, "op_code") == 4
     with pytest.raises(KizunaError):
-        envelope.integer({"n": "x"}, "n")
+        fields.integer({"n": "x"}, "n")
     with pytest.raises(KizunaError):
-        envelope.boolean({"b": 1}, "b", False)
+        fields.boolean({"b": 1}, "b", False)
 
 
 def test_channel_ids():

@@ -14,14 +14,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from kizuna.core.errors import Code, KizunaError
+from kizuna.errors import Code, KizunaError
 from kizuna.runtime import Error
 from kizuna.runtime.context import Context
 from kizuna.runtime.errors import RegistrationError
 from kizuna.runtime.invoke import Invoker, WorkerPool
 from kizuna.runtime.loader import load, snapshot
 from kizuna.runtime.logger import Logger
-from kizuna.runtime.methods import api_key, rt_kind, rt_name
+from kizuna.wire.methods import api_key, rt_kind, rt_name
 from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Initializer, Registry
 

@@ -69,7 +69,7 @@ class Node:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *args: str, wait: float = 60) -> "Node":
+    def start(self, *args: str, wait: float = 60) -> Node:
         fh = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [*self.argv, "server", "--name", self.name, "--socket.port", str(self.port),
@@ -154,7 +154,7 @@ async def http_player(lb: Balancer, stats: Stats, stop: asyncio.Event, tag: str)
                     ok = 200 <= r.status < 300
                     stats.record(ok, (time.monotonic() - t0) * 1000, f"{method} {url}: {r.status} {body}")
                     return body if ok else None
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 stats.record(False, (time.monotonic() - t0) * 1000, f"{method} {url}: {exc!r}")
                 return None
         n = 0
@@ -211,7 +211,7 @@ async def socket_player(lb: Balancer, stats: Stats, stop: asyncio.Event, tag: st
                                         break
                         chats[tag] = chats.get(tag, 0) + 1
                         await asyncio.sleep(0.1)
-            except (aiohttp.ClientError, ConnectionResetError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, ConnectionResetError):
                 if stop.is_set():
                     return
                 stats.reconnects += 1

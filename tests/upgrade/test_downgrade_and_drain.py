@@ -14,8 +14,17 @@ import aiohttp
 import pytest
 
 from tests.conftest import free_port
-from tests.upgrade.support import (BASIC, CURRENT, PREVIOUS_HEAD, Balancer, Node, Stats,
-                                   http_player, install_previous, kizuna_cli)
+from tests.upgrade.support import (
+    BASIC,
+    CURRENT,
+    PREVIOUS_HEAD,
+    Balancer,
+    Node,
+    Stats,
+    http_player,
+    install_previous,
+    kizuna_cli,
+)
 
 
 @pytest.fixture(scope="module")

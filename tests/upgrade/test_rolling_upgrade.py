@@ -19,8 +19,16 @@ import pytest
 
 from tests.conftest import free_port, pg_dsn
 from tests.integration.migrate_support import write_migration
-from tests.upgrade.support import (CURRENT, Balancer, Node, Stats, http_player,
-                                   install_previous, kizuna_cli, socket_player)
+from tests.upgrade.support import (
+    CURRENT,
+    Balancer,
+    Node,
+    Stats,
+    http_player,
+    install_previous,
+    kizuna_cli,
+    socket_player,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,13 +11,15 @@ import binascii
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from kizuna.core.errors import KizunaError, invalid
 from kizuna.core.streams import MATCH_AUTHORITATIVE, MATCH_RELAYED, Stream
+from kizuna.errors import KizunaError, invalid
 from kizuna.realtime import envelope
 from kizuna.realtime.envelope import ErrorCode, RealtimeError
 from kizuna.realtime.tracker import Presence
+from kizuna.wire import encode, fields
 
 if TYPE_CHECKING:
+    from kizuna.realtime.handlers import Reply
     from kizuna.realtime.service import RealtimeService
     from kizuna.realtime.session import Session
 
@@ -37,46 +39,40 @@ def _parse(match_id: Any) -> tuple[str, str] | None:
         return None
 
 
-def _presence(p: Presence) -> dict[str, Any]:
-    return {"user_id": p.user_id, "session_id": p.session_id, "username": p.username}
-
-
-def _self(session: "Session") -> dict[str, Any]:
+def _self(session: Session) -> dict[str, Any]:
     return {"user_id": session.user_id, "session_id": session.id, "username": session.username}
 
 
-def _reply(rt: "RealtimeService", session: "Session", cid: str | None, stream: Stream,
-           is_new: bool) -> None:
+def _reply(rt: RealtimeService, session: Session, stream: Stream, is_new: bool) -> Reply:
     members = rt.tracker.list(stream)
-    others = [_presence(p) for p in members if not (is_new and p.session_id == session.id)]
+    others = [encode.user_presence(p) for p in members
+              if not (is_new and p.session_id == session.id)]
     out: dict[str, Any] = {"match_id": f"{stream.subject}.", "size": len(members)}
     if others:
         out["presences"] = others
     out["self"] = _self(session)
-    session.send(envelope.reply(cid, "match", out))
+    return "match", out
 
 
-def _join(rt: "RealtimeService", session: "Session", stream: Stream) -> bool:
+def _join(rt: RealtimeService, session: Session, stream: Stream) -> bool:
     is_new = rt.tracker.track(session.id, stream, session.user_id, session.username)
     if is_new and rt.config.session.single_match:
         rt.tracker.untrack_modes(session.id, MATCH_MODES, stream)
     return is_new
 
 
-def match_create(rt: "RealtimeService", session: "Session", cid: str | None,
-                 body: dict[str, Any]) -> None:
-    name = envelope.text(body, "name")
+def match_create(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    name = fields.text(body, "name")
     match_uuid = uuid.uuid5(uuid.NAMESPACE_DNS, name) if name else uuid.uuid4()
     stream = Stream(MATCH_RELAYED, str(match_uuid))
     is_new = _join(rt, session, stream)
-    _reply(rt, session, cid, stream, is_new)
+    return _reply(rt, session, stream, is_new)
 
 
-def match_join(rt: "RealtimeService", session: "Session", cid: str | None,
-               body: dict[str, Any]) -> None:
-    match_id = envelope.field(body, "match_id", "matchId")
+def match_join(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    match_id = fields.field(body, "match_id")
     if not match_id:
-        if envelope.field(body, "token"):
+        if fields.field(body, "token"):
             raise invalid("match join by token is not supported yet")
         raise invalid("No match ID or token found")
     parsed = _parse(match_id)
@@ -90,18 +86,17 @@ def match_join(rt: "RealtimeService", session: "Session", cid: str | None,
     if not rt.tracker.exists(stream):
         raise RealtimeError(ErrorCode.MATCH_NOT_FOUND, "Match not found")
     is_new = _join(rt, session, stream)
-    _reply(rt, session, cid, stream, is_new)
+    return _reply(rt, session, stream, is_new)
 
 
-def match_leave(rt: "RealtimeService", session: "Session", cid: str | None,
-                body: dict[str, Any]) -> None:
-    parsed = _parse(envelope.field(body, "match_id", "matchId"))
+def match_leave(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    parsed = _parse(fields.field(body, "match_id"))
     if parsed is None:
         raise invalid("Invalid match ID")
     match_uuid, node = parsed
     mode = MATCH_AUTHORITATIVE if node else MATCH_RELAYED
     rt.tracker.untrack(session.id, Stream(mode, match_uuid, "", node))
-    session.send(envelope.empty(cid))
+    return None
 
 
 def _data(value: Any) -> str:
@@ -121,19 +116,18 @@ def _data(value: Any) -> str:
     return binascii.b2a_base64(binascii.a2b_base64(fixed, strict_mode=True), newline=False).decode()
 
 
-def match_data_send(rt: "RealtimeService", session: "Session", cid: str | None,
-                    body: dict[str, Any]) -> None:
-    """No reply on success; errors go out without the cid (as Nakama)."""
-    match_id = envelope.field(body, "match_id", "matchId")
+def match_data_send(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    """No reply on success (see NO_REPLY); errors go out without the cid (as Nakama)."""
+    match_id = fields.field(body, "match_id")
     parsed = _parse(match_id)
     if parsed is None:
         raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid match ID", reply=False)
     match_uuid, node = parsed
     if node:
-        return  # not a member of any authoritative match: nothing to do
+        return None  # not a member of any authoritative match: nothing to do
     try:
-        op_code = envelope.integer(body, "op_code", "opCode")
-        data = _data(body.get("data"))
+        op_code = fields.integer(body, "op_code")
+        data = _data(fields.field(body, "data"))
     except (binascii.Error, ValueError):
         raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid match data", reply=False) from None
     except KizunaError as exc:
@@ -141,44 +135,46 @@ def match_data_send(rt: "RealtimeService", session: "Session", cid: str | None,
     stream = Stream(MATCH_RELAYED, match_uuid)
     tracker = rt.tracker
     if tracker.get(session.id, stream) is None:
-        return  # only members may send
-    targets = body.get("presences")
+        return None  # only members may send
+    targets = fields.field(body, "presences")
     members = tracker.presences(stream)
     if targets:
         if not isinstance(targets, list):
-            return
+            return None
         wanted = set()
         for t in targets:
-            sid = (t.get("session_id") or t.get("sessionId")) if isinstance(t, dict) else None
+            sid = fields.field(t, "session_id") if isinstance(t, dict) else None
             if not isinstance(sid, str):
-                return
+                return None
             wanted.add(sid)
         recipients = [p for p in members if p.session_id in wanted]
     else:
         recipients = [p for p in members if p.session_id != session.id]
     if not recipients:
-        return
+        return None
     out: dict[str, Any] = {"match_id": match_id, "presence": _self(session)}
     if op_code:
         out["op_code"] = str(op_code)
     if data:
         out["data"] = data
-    if envelope.boolean(body, "reliable", False):
+    if fields.boolean(body, "reliable"):
         out["reliable"] = True
     rt.router.send_to_presences(recipients, envelope.push("match_data", out))
+    return None
 
 
 HANDLERS = {"match_create": match_create, "match_join": match_join, "match_leave": match_leave,
             "match_data_send": match_data_send}
+NO_REPLY = frozenset({"match_data_send"})
 
 
-def install(rt: "RealtimeService") -> None:
+def install(rt: RealtimeService) -> None:
     def on_presence(stream: Stream, joins: list[Presence], leaves: list[Presence]) -> None:
         event: dict[str, Any] = {"match_id": f"{stream.subject}.{stream.label}"}
         if joins:
-            event["joins"] = [_presence(p) for p in joins]
+            event["joins"] = [encode.user_presence(p) for p in joins]
         if leaves:
-            event["leaves"] = [_presence(p) for p in leaves]
+            event["leaves"] = [encode.user_presence(p) for p in leaves]
         rt.router.send_to_stream(stream, envelope.push("match_presence_event", event))
 
     rt.tracker.listen(MATCH_RELAYED, on_presence)

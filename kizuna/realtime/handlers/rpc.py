@@ -9,35 +9,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kizuna.core.errors import KizunaError
-from kizuna.realtime import envelope
+from kizuna.errors import KizunaError
 from kizuna.realtime.envelope import ErrorCode, RealtimeError
+from kizuna.wire import fields
 
 if TYPE_CHECKING:
+    from kizuna.realtime.handlers import Reply
     from kizuna.realtime.service import RealtimeService
     from kizuna.realtime.session import Session
 
 
-async def rpc(rt: "RealtimeService", session: "Session", cid: str | None,
-              body: dict[str, Any]) -> None:
-    rpc_id = envelope.text(body, "id")
+async def rpc(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    rpc_id = fields.text(body, "id")
     if not rpc_id:
         raise RealtimeError(ErrorCode.BAD_INPUT, "RPC ID must be set")
-    runtime = rt.runtime
-    function = runtime.rpc_function(rpc_id) if runtime is not None else None
+    modules = rt.modules
+    function = modules.rpc_function(rpc_id)
     if function is None:
         raise RealtimeError(ErrorCode.RUNTIME_FUNCTION_NOT_FOUND, "RPC function not found")
-    payload = envelope.text(body, "payload")
+    payload = fields.text(body, "payload")
     try:
-        result = await runtime.call_rpc(function, runtime.session_fields(session), payload)
+        result = await modules.call_rpc(function, modules.session_fields(session), payload)
     except KizunaError as exc:
         raise RealtimeError(ErrorCode.RUNTIME_FUNCTION_EXCEPTION, exc.message) from None
     if session.closed:
-        return
+        return None
     out: dict[str, Any] = {"id": rpc_id}
     if result:
         out["payload"] = result
-    session.send(envelope.reply(cid, "rpc", out))
+    return "rpc", out
 
 
 HANDLERS = {"rpc": rpc}

@@ -1,62 +1,73 @@
-"""status_follow, status_unfollow, status_update."""
+"""status_follow, status_unfollow, status_update, and status presence events.
+
+A change of a user's status presences becomes one `status_presence_event`, which the Router
+delivers to the user's own sockets and to the sessions following the user (`send_to_followers`).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from kizuna.core import status as core_status
-from kizuna.core.errors import invalid
-from kizuna.core.streams import STATUS, status_stream
+from kizuna.core.streams import STATUS, Stream, status_stream
+from kizuna.errors import invalid
 from kizuna.realtime import envelope
+from kizuna.realtime.tracker import Presence
+from kizuna.wire import encode, fields
 
 if TYPE_CHECKING:
+    from kizuna.realtime.handlers import Reply
     from kizuna.realtime.service import RealtimeService
     from kizuna.realtime.session import Session
 
 MAX_STATUS = 2048
 
 
-async def status_follow(rt: "RealtimeService", session: "Session", cid: str | None,
-                        body: dict[str, Any]) -> None:
-    user_ids = core_status.parse_user_ids(envelope.field(body, "user_ids", "userIds"))
-    usernames = core_status.parse_usernames(envelope.field(body, "usernames"))
+async def status_follow(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    user_ids = core_status.parse_user_ids(fields.field(body, "user_ids"))
+    usernames = core_status.parse_usernames(fields.field(body, "usernames"))
     followed = await core_status.followable(rt.pool, session.user_id, session.username,
                                             user_ids, usernames)
     if session.closed:
-        return
+        return None
     rt.status.follow(session.id, followed)
-    presences = [envelope.user_presence(p) for uid in followed
+    presences = [encode.user_presence(p) for uid in followed
                  for p in rt.tracker.list(status_stream(uid))]
-    session.send(envelope.reply(cid, "status", {"presences": presences} if presences else {}))
+    return "status", {"presences": presences} if presences else {}
 
 
-def status_unfollow(rt: "RealtimeService", session: "Session", cid: str | None,
-                    body: dict[str, Any]) -> None:
-    user_ids = core_status.parse_user_ids(envelope.field(body, "user_ids", "userIds"))
+def status_unfollow(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+    user_ids = core_status.parse_user_ids(fields.field(body, "user_ids"))
     rt.status.unfollow(session.id, [u for u in user_ids if u != session.user_id])
-    session.send(envelope.empty(cid))
+    return None
 
 
-def status_update(rt: "RealtimeService", session: "Session", cid: str | None,
-                  body: dict[str, Any]) -> None:
+def status_update(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     stream = status_stream(session.user_id)
-    value = envelope.wrapped(body.get("status"))
+    value = fields.wrapped(fields.field(body, "status"))
     if value is None:
         # No status at all: appear offline.
         rt.tracker.untrack(session.id, stream)
-        session.send(envelope.empty(cid))
-        return
+        return None
     if not isinstance(value, str):
         raise invalid("status: expected a string")
     if len(value) > MAX_STATUS:
         raise invalid("Status must be 2048 characters or less")
     rt.tracker.update(session.id, stream, session.user_id, session.username, status=value)
-    session.send(envelope.empty(cid))
+    return None
 
 
 HANDLERS = {"status_follow": status_follow, "status_unfollow": status_unfollow,
             "status_update": status_update}
 
 
-def install(rt: "RealtimeService") -> None:
-    rt.tracker.listen(STATUS, rt.status.on_presence)
+def install(rt: RealtimeService) -> None:
+    def on_presence(stream: Stream, joins: list[Presence], leaves: list[Presence]) -> None:
+        body: dict[str, Any] = {}
+        if joins:
+            body["joins"] = [encode.user_presence(p) for p in joins]
+        if leaves:
+            body["leaves"] = [encode.user_presence(p) for p in leaves]
+        rt.router.send_to_followers(stream.subject, envelope.push("status_presence_event", body))
+
+    rt.tracker.listen(STATUS, on_presence)

@@ -10,11 +10,10 @@ import asyncio
 import os
 import time
 
-from kizuna.runtime import Code, Error, HttpResponse
-from kizuna.runtime.types import Context, HttpRequest, Initializer, Logger, Nk
-
 import kz_helper  # another module of the same directory, imported by name
 
+from kizuna.runtime import Code, Error, HttpResponse
+from kizuna.runtime.types import Context, HttpRequest, Initializer, Logger, Nk
 
 # -- RPCs ------------------------------------------------------------------------------------------
 
@@ -132,7 +131,7 @@ def nk_notify(ctx, logger, nk, payload):
     nk.notification_send(uid, "hello", {"from": "server"}, 101, persistent=True)
     nk.notifications_send([{"user_id": uid, "subject": "second", "content": {"n": 2},
                             "code": 102, "persistent": True}])
-    items, cursor = nk.notifications_list(uid, limit=10)
+    items, _cursor = nk.notifications_list(uid, limit=10)
     try:
         nk.notification_send(uid, "bad", {}, -5)
         refused = None

@@ -1,4 +1,5 @@
-"""The one error type the domain raises. Transports map it to HTTP or socket errors."""
+"""The one error type: a gRPC status code and a message, as Nakama answers. The domain raises it;
+the REST layer (api/errors.py) and the socket layer (realtime/envelope.py) each map it in one place."""
 
 from __future__ import annotations
 

@@ -1,0 +1,53 @@
+"""The `kizuna` command.
+
+    kizuna server [--migrate] [--dev] [config flags]  serve (also: `kizuna [config flags]`, as Nakama)
+    kizuna check [config flags]                   load the server modules of runtime.path, report errors
+    kizuna migrate up|down|redo|status|plan|verify [options] [config flags]
+    kizuna backup | restore ARCHIVE [options] [config flags]
+    kizuna upgrade plan [options] [config flags]
+    kizuna healthcheck [port]
+    kizuna --version
+
+Config flags are Nakama's dotted names (`--database.address ...`, `--config FILE`, ...).
+
+One module per command group: `server` (server, check, healthcheck), `migrate`, `backup`
+(backup, restore) and `upgrade`; `common` holds what they share, including the one way a
+command runs against the migration engine. This module only assembles the group.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kizuna.cli import backup, migrate, server, upgrade
+from kizuna.version import full_version
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(full_version(), "--version", message="%(version)s")
+def cli() -> None:
+    """Kizuna: a game server that speaks Nakama's client protocol."""
+
+
+for _command in (server.server, server.check, server.healthcheck, migrate.migrate,
+                 backup.backup, backup.restore, upgrade.upgrade):
+    cli.add_command(_command)
+del _command
+
+# What `main` passes to click as is; any other first word is a config flag of the server.
+SUBCOMMANDS = {*cli.commands, "version", "--version", "-h", "--help", "help"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `kizuna` entry point. As Nakama, anything that is not a subcommand starts the server,
+    so `kizuna --database.address ...` serves; `kizuna version` is `kizuna --version`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in SUBCOMMANDS:
+        args = ["server", *args]
+    if args[0] in ("version",):
+        args = ["--version"]
+    cli.main(args=args, prog_name="kizuna")

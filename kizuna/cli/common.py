@@ -1,0 +1,159 @@
+"""What the `kizuna` command groups share: consoles, exit codes, config loading, the migrator
+options, and running a command body against a migration Engine.
+
+Every database command (migrate, backup, restore, upgrade) goes through `run_with_engine`, so
+they resolve the database the same way, get the same Engine (`kizuna.ops.migrator`), and fail
+the same way: a one-line error and a hint on stderr (or a JSON document), exit code 1, never a
+traceback. Heavy imports (asyncpg, the migration engine) happen inside the functions, so that
+`kizuna --help` and `kizuna healthcheck` start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.markup import escape
+
+from kizuna import config as config_mod
+from kizuna import logs
+from kizuna.version import __version__
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+# Commands that take Nakama's dotted config flags (`--database.address ...`): click leaves the
+# flags it does not know in `ctx.args`, and `load_config` reads them.
+CONFIG_FLAGS = {"ignore_unknown_options": True, "allow_extra_args": True,
+                "help_option_names": ["-h", "--help"]}
+
+# Shared by the plan of `migrate plan` and of `upgrade plan`, so a verdict reads the same in both.
+VERDICT_STYLE = {"online": "green", "brief lock": "cyan", "blocks writes": "yellow",
+                 "maintenance window": "red", "breaks old nodes": "red", "will fail": "bold red"}
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def load_config(args: list[str]) -> tuple[config_mod.Config, list[str]]:
+    """The config from the command's leftover flags, and the --config files it named.
+
+    A bad flag or file is the operator's mistake: say so and exit with the usage code."""
+    try:
+        files, _ = config_mod.split_flags(args)
+        return config_mod.load(args), files
+    except config_mod.ConfigError as exc:
+        err.print(f"[red]kizuna: config error:[/] {escape(str(exc))}")
+        sys.exit(EXIT_USAGE)
+
+
+def loop(coro: Awaitable[Any]) -> Any:
+    """Run `coro` to completion on uvloop when it is installed (as the server does)."""
+    try:
+        import uvloop
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def emit_json(doc: Any) -> None:
+    """Print the `--json` answer of a command: indented, anything unusual as its str()."""
+    print(orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+def size(n: int) -> str:
+    """A byte count for people (1024-based, no decimals)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.0f} PB"
+
+
+def migrate_options(fn: Callable) -> Callable:
+    """The options of every command that runs the migration engine (and `pass_context`)."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(fn)
+    fn = click.option("--lock-wait", type=float, default=1800.0, show_default=True,
+                      help="Seconds to wait for another node's migration to finish.")(fn)
+    fn = click.option("--lock-timeout", type=int, default=None,
+                      help="Milliseconds a statement may wait for a table lock before retrying "
+                           "(default: database.lock_timeout_ms, 2000).")(fn)
+    fn = click.option("--lock-retries", type=int, default=8, show_default=True,
+                      help="Retries of a statement that hit the lock timeout.")(fn)
+    fn = click.option("--migrations-dir", type=click.Path(), default=None, hidden=True)(fn)
+    return click.pass_context(fn)
+
+
+def run_with_engine(ctx: click.Context, opts: dict[str, Any], create: bool,
+                    body: Callable[..., Awaitable[Any]], auto_backup: bool = False) -> Any:
+    """Resolve config and database, open the migrator connection, return `body(engine,
+    migrations, addr)`.
+
+    `create`: create the database when it is missing; otherwise a missing database calls
+    `body(None, migrations, addr)`, so reading commands can say what they would see.
+    `auto_backup`: back up before the schema changes, unless `--no-backup` was given.
+    A migration or database error ends the command with exit code 1."""
+    cfg, _ = load_config(ctx.args)
+    logs.setup("warn", "text")
+    import asyncpg
+
+    from kizuna.db import embedded
+    from kizuna.db.connect import (
+        DatabaseMissing,
+        DatabaseUnavailable,
+        ensure_database,
+        resolve_address,
+    )
+    from kizuna.migrate import loader
+    from kizuna.migrate.errors import MigrateError
+    from kizuna.migrate.executor import SilentReporter, connection_lost, open_connection
+    from kizuna.migrate.report import ConsoleReporter
+    from kizuna.ops.migrator import build_engine
+
+    as_json = opts["as_json"]
+
+    async def main() -> Any:
+        migrations = loader.load(opts.get("migrations_dir"))
+        addr = resolve_address(cfg)
+        if create:
+            await ensure_database(addr)
+        try:
+            conn = await open_connection(addr, version=__version__)
+        except DatabaseMissing:
+            if create:
+                raise
+            return await body(None, migrations, addr)
+        try:
+            engine = build_engine(
+                conn, migrations, cfg,
+                reporter=SilentReporter() if as_json else ConsoleReporter(out),
+                say=(lambda text: None) if as_json else (lambda text: out.print(escape(text))),
+                back_up=auto_backup and not opts.get("no_backup"),
+                lock_timeout_ms=opts["lock_timeout"], retries=opts["lock_retries"],
+                lock_wait_sec=opts["lock_wait"])
+            return await body(engine, migrations, addr)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise connection_lost(exc, f"`kizuna migrate {ctx.info_name}`") from None
+        finally:
+            await conn.close()
+
+    try:
+        return loop(main())
+    except (MigrateError, DatabaseUnavailable) as exc:
+        hint = getattr(exc, "hint", "")
+        msg = getattr(exc, "message", str(exc))
+        if as_json:
+            print(orjson.dumps({"ok": False, "error": msg, "hint": hint or None,
+                                **getattr(exc, "data", {})}, option=orjson.OPT_INDENT_2).decode())
+        else:
+            in_migrate = ctx.parent is not None and ctx.parent.info_name == "migrate"
+            err.print(f"[red]kizuna {'migrate' if in_migrate else ctx.info_name}: {escape(msg)}[/]")
+            if hint:
+                err.print(escape(hint))
+        sys.exit(EXIT_FAILURE)
+    finally:
+        embedded.stop()

@@ -1,0 +1,86 @@
+"""`kizuna upgrade plan`: what upgrading a database to this release involves (the path through
+required stops, the migrations and their locks, whether old nodes keep serving, whether a
+downgrade is lossless, the backup `migrate up` will take), changing nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from kizuna.cli.common import (
+    CONFIG_FLAGS,
+    VERDICT_STYLE,
+    emit_json,
+    load_config,
+    migrate_options,
+    out,
+    run_with_engine,
+    size,
+)
+
+
+@click.group()
+def upgrade() -> None:
+    """Plan an upgrade of a database to this release."""
+
+
+@upgrade.command("plan", context_settings=CONFIG_FLAGS)
+@migrate_options
+def upgrade_plan(ctx: click.Context, **opts: Any) -> None:
+    """What upgrading the database to this release involves; changes nothing."""
+    from kizuna.ops import upgrade as ops
+    from kizuna.release import manifest
+
+    cfg, _ = load_config(ctx.args)
+
+    async def body(engine, migrations, addr):
+        return await ops.plan(engine, manifest(), database=addr.display(),
+                              backup_dir=cfg.backup.dir)
+    doc = run_with_engine(ctx, opts, False, body)
+    if opts["as_json"]:
+        emit_json({"ok": True, **doc})
+        return
+    _print_upgrade_plan(doc)
+
+
+def _print_upgrade_plan(doc: dict) -> None:
+    """The plan for people: the path, each step's verdict, then the answers an operator needs
+    before starting (old nodes, downgrade, backup, tested clients)."""
+    out.print(f"[bold]Upgrade of {escape(doc['database'])} to Kizuna {doc['release']}[/] "
+              f"(schema {escape(doc['target_schema'])})")
+    out.print(f"state: {doc['state']}; current schema {escape(str(doc.get('current_schema')))}; "
+              f"applied by release(s) {', '.join(doc.get('running_releases') or []) or 'none'}")
+    if doc.get("blocked_by"):
+        out.print(f"[red]blocked: {escape(doc['blocked_by'])}[/]")
+        return
+    out.print(f"path: {' → '.join(doc.get('path') or [])}"
+              + (f"; required stops: {', '.join(doc['required_stops'])}" if doc.get("required_stops") else ""))
+    for step in doc.get("steps", []):
+        out.print(f"  {escape(step['id'])} \\[{step['phase']}, "
+                  f"{'transactional' if step['transactional'] else 'no-transaction'}] "
+                  f"→ [{VERDICT_STYLE.get(step['verdict'], '')}]{step['verdict']}[/]")
+        for f in step["findings"]:
+            if f["verdict"] == "online":
+                continue
+            table = ""
+            if f.get("table_rows") is not None:
+                table = f" ({f['table']}: {f['table_rows']} rows, {size(f['table_bytes'] or 0)})"
+            out.print(f"      {f['verdict']}: {escape(f['message'])}{escape(table)}")
+    if doc["state"] == "fresh install":
+        out.print(f"{len(doc['pending'])} migration(s) will create the schema")
+    serve = doc["old_nodes_can_serve"]
+    out.print(f"old nodes keep serving: {'[green]yes' if serve['answer'] else '[red]no'}[/] — {escape(serve['why'])}")
+    down = doc["downgrade"]
+    out.print(f"downgrade lossless: {'[green]yes' if down['lossless'] else '[yellow]no'}[/]")
+    for d in down["details"]:
+        out.print(f"   {escape(d)}")
+    b = doc["backup"]
+    if b["taken"]:
+        out.print(f"backup: `migrate up` first writes ~{size(b['database_bytes'])} (before compression) "
+                  f"to {escape(b['directory'])}")
+    else:
+        out.print(f"backup: none needed ({escape(b['why'])})")
+    clients = ", ".join(f"{k} {' '.join(v)}" for k, v in doc.get("clients_tested", {}).items())
+    out.print(f"clients tested with this release: {clients}")

@@ -1,0 +1,75 @@
+"""How the domain reaches connected players: one small interface, `Sockets`.
+
+The domain stores and decides; delivering to sockets is the realtime layer's job. Use cases that
+must reach players (a notification, a chat message sent by server code, a ban that closes a
+player's sockets) call `domain.sockets`, which the realtime service implements on top of its
+Router (so a cluster-aware router makes every delivery cluster-aware). With no realtime layer
+(`kizuna check`, tools, some tests) it is `NO_SOCKETS`: nobody is online and deliveries are dropped.
+
+Every method is called on the event loop, returns at once and never raises for an offline user.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kizuna.core.streams import Stream
+from kizuna.wire.types import ChannelMessage, Notification
+
+
+class Sockets(Protocol):
+    def is_online(self, user_id: str) -> bool:
+        """Whether the user shows an online status (a socket with status on, on any node)."""
+        ...
+
+    def online_users(self) -> list[str]:
+        """The users with at least one socket open."""
+        ...
+
+    def notify(self, user_id: str, notifications: list[Notification]) -> None:
+        """Push new notifications to every socket of a user."""
+        ...
+
+    def channel_message(self, stream: Stream, message: ChannelMessage) -> None:
+        """Push a chat message to everyone on its channel."""
+        ...
+
+    def disconnect_user(self, user_id: str, reason: str) -> None:
+        """Close every socket of a user (a ban, a deleted account)."""
+        ...
+
+    def disconnect_session(self, session_id: str, reason: str) -> bool:
+        """Close one socket session; False if no such session is connected."""
+        ...
+
+    def token_revoked(self, token_id: str) -> None:
+        """A session token was revoked: close the sockets opened with it."""
+        ...
+
+
+class NoSockets:
+    """Nobody is connected: deliveries go nowhere."""
+
+    def is_online(self, user_id: str) -> bool:
+        return False
+
+    def online_users(self) -> list[str]:
+        return []
+
+    def notify(self, user_id: str, notifications: list[Notification]) -> None:
+        return None
+
+    def channel_message(self, stream: Stream, message: ChannelMessage) -> None:
+        return None
+
+    def disconnect_user(self, user_id: str, reason: str) -> None:
+        return None
+
+    def disconnect_session(self, session_id: str, reason: str) -> bool:
+        return False
+
+    def token_revoked(self, token_id: str) -> None:
+        return None
+
+
+NO_SOCKETS: Sockets = NoSockets()

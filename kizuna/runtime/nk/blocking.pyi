@@ -1,0 +1,217 @@
+# Written by `python -m kizuna.runtime.nk.stubgen` from AsyncNk: do not edit by hand.
+"""The typed view of kizuna/runtime/nk/blocking.py (see stubgen.py)."""
+
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+from kizuna.runtime.nk.aio import AsyncNk
+from kizuna.runtime.nk.base import Host
+from kizuna.runtime.nk.utility import UtilityNk
+from kizuna.runtime.shapes import (
+    Account,
+    AccountExport,
+    AuthResult,
+    ChannelMessage,
+    ChannelMessageList,
+    Notification,
+    StorageAck,
+    StorageObject,
+    TokenResult,
+    User,
+)
+
+class Nk(UtilityNk):
+    """The `nk` argument of every server function: `nk.x(...)` blocks (plain functions, in worker
+    threads), `await nk.aio.x(...)` is the same call as a coroutine (`async def` functions)."""
+
+    aio: AsyncNk
+
+    def __init__(self, runtime: Host | None) -> None: ...
+    def _block(self, name: str, fn: Callable[..., Coroutine[Any, Any, Any]], args: tuple,
+               kwargs: dict) -> Any: ...
+
+    def account_get_id(self, user_id: str) -> Account:
+        """A user's account, as GET /v2/account shows it plus `disable_time`."""
+
+    def accounts_get_id(self, user_ids: Sequence[str]) -> list[Account]:
+        """The accounts of the users that exist, in the order asked."""
+
+    def account_update_id(
+        self,
+        user_id: str,
+        *,
+        username: str | None = None,
+        display_name: str | None = None,
+        avatar_url: str | None = None,
+        lang_tag: str | None = None,
+        location: str | None = None,
+        timezone: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+    ) -> None:
+        """Update profile fields (None leaves a field as it is; "" clears it) and metadata."""
+
+    def account_delete_id(self, user_id: str, recorded: bool = False) -> None:
+        """Delete an account (its sessions are revoked and its sockets closed first)."""
+
+    def account_export_id(self, user_id: str) -> AccountExport:
+        """Everything held about a user: the account, its storage objects, its notifications."""
+
+    def users_get_id(
+        self,
+        user_ids: Sequence[str],
+        facebook_ids: Sequence[str] | None = None,
+    ) -> list[User]:
+        """The users that exist among these ids (and Facebook ids)."""
+
+    def users_get_username(self, usernames: Sequence[str]) -> list[User]:
+        """The users that exist among these usernames."""
+
+    def users_ban_id(self, user_ids: Sequence[str]) -> None:
+        """Disable accounts: no more logins or refreshes, every session revoked (on every node),
+        sockets on this node closed."""
+
+    def users_unban_id(self, user_ids: Sequence[str]) -> None:
+        """Enable disabled accounts again."""
+
+    def authenticate_device(
+        self,
+        device_id: str,
+        username: str | None = None,
+        create: bool = True,
+    ) -> AuthResult:
+        """Find (or, with `create`, create) the user of a device id."""
+
+    def authenticate_email(
+        self,
+        email: str,
+        password: str,
+        username: str | None = None,
+        create: bool = True,
+    ) -> AuthResult:
+        """Find (or, with `create`, create) the user of an email address, checking the password."""
+
+    def authenticate_custom(
+        self,
+        custom_id: str,
+        username: str | None = None,
+        create: bool = True,
+    ) -> AuthResult:
+        """Find (or, with `create`, create) the user of a custom id."""
+
+    def authenticate_token_generate(
+        self,
+        user_id: str,
+        username: str | None = None,
+        exp: int | None = None,
+        vars: Mapping[str, str] | None = None,
+    ) -> TokenResult:
+        """A session token for a user (recorded, so it can be revoked like any other). `exp` is
+        the expiry in unix seconds (default: now + session.token_expiry_sec)."""
+
+    def link_device(self, user_id: str, device_id: str) -> None:
+        ...
+
+    def link_custom(self, user_id: str, custom_id: str) -> None:
+        ...
+
+    def link_email(self, user_id: str, email: str, password: str) -> None:
+        ...
+
+    def unlink_device(self, user_id: str, device_id: str) -> None:
+        ...
+
+    def unlink_custom(self, user_id: str, custom_id: str | None = None) -> None:
+        ...
+
+    def unlink_email(self, user_id: str, email: str | None = None) -> None:
+        ...
+
+    def session_logout(
+        self,
+        user_id: str,
+        token: str | None = None,
+        refresh_token: str | None = None,
+    ) -> None:
+        """End one session (by its token and/or refresh token) or, with neither, all of them."""
+
+    def session_disconnect(self, session_id: str) -> bool:
+        """Close a socket session on this node; False if there is no such session."""
+
+    def storage_read(self, object_ids: Sequence[Mapping[str, Any]]) -> list[StorageObject]:
+        """Objects by {"collection", "key", "user_id"} (user_id "" or None: the system user's);
+        missing ones are left out. Permissions are not enforced."""
+
+    def storage_write(self, objects: Sequence[Mapping[str, Any]]) -> list[StorageAck]:
+        """Write objects {"collection", "key", "user_id", "value", "version", "permission_read",
+        "permission_write"} in one transaction; `value` is a dict (or JSON text); `version` ""
+        overwrites, "*" only creates, anything else must match. Acks come in request order."""
+
+    def storage_list(
+        self,
+        user_id: str | None,
+        collection: str,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[StorageObject], str | None]:
+        """One page of a collection (one user's objects, or every owner's with user_id None) and
+        the cursor of the next page (None at the end)."""
+
+    def storage_delete(self, object_ids: Sequence[Mapping[str, Any]]) -> None:
+        """Delete objects {"collection", "key", "user_id", "version"}; with a version, it must
+        match. One transaction."""
+
+    def notification_send(
+        self,
+        user_id: str,
+        subject: str,
+        content: Mapping[str, Any] | str,
+        code: int,
+        sender_id: str | None = None,
+        persistent: bool = False,
+    ) -> None:
+        """Notify a user: pushed at once if online, stored (listed later) when persistent."""
+
+    def notifications_send(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Several notifications {"user_id", "subject", "content", "code", "sender_id",
+        "persistent"} at once."""
+
+    def notification_send_all(
+        self,
+        subject: str,
+        content: Mapping[str, Any] | str,
+        code: int,
+        persistent: bool = False,
+    ) -> None:
+        """Notify every user: stored for all when persistent, pushed to those online."""
+
+    def notifications_list(
+        self,
+        user_id: str,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[Notification], str]:
+        """A page of a user's stored notifications, oldest first, and the cursor to continue."""
+
+    def notifications_delete(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Delete notifications given as {"user_id", "notification_id"}."""
+
+    def channel_message_send(
+        self,
+        channel_id: str,
+        content: Mapping[str, Any] | str,
+        sender_id: str | None = None,
+        sender_username: str | None = None,
+        persist: bool = True,
+    ) -> ChannelMessage:
+        """Send a chat message (from the system user unless a sender is given) to everyone on
+        the channel, stored in its history when `persist`. Returns the message sent."""
+
+    def channel_messages_list(
+        self,
+        channel_id: str,
+        limit: int = 100,
+        forward: bool = True,
+        cursor: str | None = None,
+    ) -> ChannelMessageList:
+        """A page of a channel's history: {"messages", "next_cursor", "prev_cursor",
+        "cacheable_cursor"}."""

@@ -1,0 +1,62 @@
+"""nk: notifications (kizuna/core/notifications.py; sent through `domain.notifier`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from kizuna.core import notifications
+from kizuna.runtime.nk import args
+from kizuna.runtime.nk.base import Area, api
+from kizuna.runtime.shapes import Notification
+from kizuna.wire import encode, paging
+
+
+class NotificationsNk(Area):
+
+    @api
+    async def notification_send(self, user_id: str, subject: str,
+                                content: Mapping[str, Any] | str, code: int,
+                                sender_id: str | None = None, persistent: bool = False) -> None:
+        """Notify a user: pushed at once if online, stored (listed later) when persistent."""
+        await self.notifications_send([{"user_id": user_id, "subject": subject, "content": content,
+                                        "code": code, "sender_id": sender_id,
+                                        "persistent": persistent}])
+
+    @api
+    async def notifications_send(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Several notifications {"user_id", "subject", "content", "code", "sender_id",
+        "persistent"} at once."""
+        batch = [notifications.NewNotification(
+                     user_id=args.user_id(n.get("user_id")), subject=args.text(n, "subject"),
+                     content=n.get("content") or {}, code=args.notification_code(n.get("code")),
+                     sender_id=args.text(n, "sender_id"), persistent=bool(n.get("persistent")))
+                 for n in args.items(items, "notifications")]
+        await self._domain.notifier.send(batch)
+
+    @api
+    async def notification_send_all(self, subject: str, content: Mapping[str, Any] | str,
+                                    code: int, persistent: bool = False) -> None:
+        """Notify every user: stored for all when persistent, pushed to those online."""
+        await self._domain.notifier.send_all(subject, cast("dict[str, Any] | str", content),
+                                             args.notification_code(code), persistent)
+
+    @api
+    async def notifications_list(self, user_id: str, limit: int = 100,
+                                 cursor: str | None = None) -> tuple[list[Notification], str]:
+        """A page of a user's stored notifications, oldest first, and the cursor to continue."""
+        uid = args.user_id(user_id)
+        page = await notifications.list_notifications(
+            self._domain.pool, uid, paging.limit(limit, default=100), cursor or None)
+        return ([cast(Notification, encode.notification(n, full=True))
+                 for n in page.notifications], page.cacheable_cursor)
+
+    @api
+    async def notifications_delete(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Delete notifications given as {"user_id", "notification_id"}."""
+        by_user: dict[str, list[str]] = {}
+        for n in args.items(items, "notifications"):
+            by_user.setdefault(args.user_id(n.get("user_id")), []).append(
+                args.text(n, "notification_id"))
+        for uid, ids in by_user.items():
+            await notifications.delete_notifications(self._domain.pool, uid, ids)

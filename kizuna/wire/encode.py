@@ -1,0 +1,194 @@
+"""One encoder per API type.
+
+Each encoder writes the record's JSON form in two styles:
+
+- `full=False` (REST responses and socket envelopes): protojson as Nakama emits it, with fields
+  holding defaults left out (wrapper types such as a chat message's `code` and `persistent` are
+  always written), JSON documents as strings, times as RFC 3339 strings;
+- `full=True` (results of `nk` calls, see docs/runtime.md): every field present, "" or 0 for unset
+  ones, JSON documents decoded into Python values.
+
+Times of stored records read back (users, storage objects, notifications) are written in whole
+seconds, as Nakama does; acknowledgements and chat messages carry the full time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kizuna.wire.codec import document, prune, since_epoch, timestamp
+from kizuna.wire.types import (Account, ChannelMessage, ChannelMessageList, Notification,
+                               NotificationList, Session, StorageAck, StorageObject,
+                               StorageObjectList, User, UserPresence)
+
+
+def user(u: User, *, full: bool = False) -> dict[str, Any]:
+    if full:
+        return {
+            "id": u.id, "username": u.username or "", "display_name": u.display_name or "",
+            "avatar_url": u.avatar_url or "", "lang_tag": u.lang_tag or "",
+            "location": u.location or "", "timezone": u.timezone or "",
+            "metadata": document(u.metadata), "facebook_id": u.facebook_id or "",
+            "google_id": u.google_id or "", "gamecenter_id": u.gamecenter_id or "",
+            "steam_id": u.steam_id or "",
+            "facebook_instant_game_id": u.facebook_instant_game_id or "",
+            "apple_id": u.apple_id or "", "edge_count": u.edge_count or 0, "online": u.online,
+            "create_time": timestamp(u.create_time, "fraction") or "",
+            "update_time": timestamp(u.update_time, "fraction") or "",
+        }
+    return prune({
+        "id": u.id, "username": u.username, "display_name": u.display_name,
+        "avatar_url": u.avatar_url, "lang_tag": u.lang_tag, "location": u.location,
+        "timezone": u.timezone, "metadata": u.metadata, "facebook_id": u.facebook_id,
+        "google_id": u.google_id, "gamecenter_id": u.gamecenter_id, "steam_id": u.steam_id,
+        "online": u.online, "edge_count": u.edge_count,
+        "create_time": timestamp(u.create_time), "update_time": timestamp(u.update_time),
+        "facebook_instant_game_id": u.facebook_instant_game_id, "apple_id": u.apple_id,
+    })
+
+
+def users(items: list[User]) -> dict[str, Any]:
+    return prune({"users": [user(u) for u in items]})
+
+
+def account(a: Account, *, full: bool = False) -> dict[str, Any]:
+    devices = [{"id": d} for d in a.devices]
+    if full:
+        return {
+            "user": user(a.user, full=True), "wallet": document(a.wallet),
+            "email": a.email or "", "devices": devices, "custom_id": a.custom_id or "",
+            "verify_time": since_epoch(a.verify_time, "fraction"),
+            "disable_time": since_epoch(a.disable_time, "fraction"),
+        }
+    # disable_time is never shown to the player (as Nakama).
+    return prune({"user": user(a.user), "wallet": a.wallet, "email": a.email,
+                  "devices": devices, "custom_id": a.custom_id,
+                  "verify_time": since_epoch(a.verify_time)})
+
+
+def session(s: Session) -> dict[str, Any]:
+    return prune({"created": s.created, "token": s.token, "refresh_token": s.refresh_token})
+
+
+def storage_object(o: StorageObject, *, full: bool = False) -> dict[str, Any]:
+    if full:
+        return {
+            "collection": o.collection, "key": o.key, "user_id": o.user_id,
+            "value": document(o.value), "version": o.version,
+            "permission_read": o.permission_read, "permission_write": o.permission_write,
+            "create_time": timestamp(o.create_time, "fraction") or "",
+            "update_time": timestamp(o.update_time, "fraction") or "",
+        }
+    return prune({
+        "collection": o.collection, "key": o.key, "user_id": o.user_id, "value": o.value,
+        "version": o.version, "permission_read": o.permission_read,
+        "permission_write": o.permission_write, "create_time": timestamp(o.create_time),
+        "update_time": timestamp(o.update_time),
+    })
+
+
+def storage_objects(items: list[StorageObject]) -> dict[str, Any]:
+    return prune({"objects": [storage_object(o) for o in items]})
+
+
+def storage_object_list(page: StorageObjectList) -> dict[str, Any]:
+    return prune({"objects": [storage_object(o) for o in page.objects], "cursor": page.cursor})
+
+
+def storage_ack(a: StorageAck, *, full: bool = False) -> dict[str, Any]:
+    doc = {"collection": a.collection, "key": a.key, "user_id": a.user_id, "version": a.version,
+           "create_time": timestamp(a.create_time, "fraction"),
+           "update_time": timestamp(a.update_time, "fraction")}
+    if full:
+        return {k: "" if v is None else v for k, v in doc.items()}
+    return prune(doc)
+
+
+def storage_acks(items: list[StorageAck]) -> dict[str, Any]:
+    return prune({"acks": [storage_ack(a) for a in items]})
+
+
+def notification(n: Notification, *, full: bool = False) -> dict[str, Any]:
+    if full:
+        return {"id": n.id, "user_id": n.user_id, "subject": n.subject,
+                "content": document(n.content), "code": n.code, "sender_id": n.sender_id,
+                "create_time": timestamp(n.create_time, "fraction") or "",
+                "persistent": n.persistent}
+    out: dict[str, Any] = {"id": n.id, "subject": n.subject, "content": n.content}
+    if n.code:
+        out["code"] = n.code
+    if n.sender_id:
+        out["sender_id"] = n.sender_id
+    out["create_time"] = timestamp(n.create_time)
+    if n.persistent:
+        out["persistent"] = True
+    return out
+
+
+def notifications(items: list[Notification]) -> dict[str, Any]:
+    """The body of a socket `notifications` push."""
+    return {"notifications": [notification(n) for n in items]}
+
+
+def notification_list(page: NotificationList) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if page.notifications:
+        body["notifications"] = [notification(n) for n in page.notifications]
+    body["cacheable_cursor"] = page.cacheable_cursor
+    return body
+
+
+_NAMES = ("room_name", "group_id", "user_id_one", "user_id_two")
+
+
+def channel_message(m: ChannelMessage, *, full: bool = False) -> dict[str, Any]:
+    """A ChannelMessage; `code` and `persistent` are wrapper types, written even when 0/false."""
+    created = timestamp(m.create_time, "fraction")
+    updated = created if m.update_time is m.create_time else timestamp(m.update_time, "fraction")
+    out: dict[str, Any] = {
+        "channel_id": m.channel_id, "message_id": m.message_id, "code": m.code,
+        "sender_id": m.sender_id, "username": m.username,
+        "content": document(m.content) if full else m.content,
+        "create_time": created, "update_time": updated, "persistent": m.persistent,
+    }
+    if full:
+        out.update(room_name=m.room_name, group_id=m.group_id, user_id_one=m.user_id_one,
+                   user_id_two=m.user_id_two)
+        return out
+    for name in _NAMES:
+        value = getattr(m, name)
+        if value:
+            out[name] = value
+    return out
+
+
+def channel_message_ack(message: dict[str, Any]) -> dict[str, Any]:
+    """A sender's ChannelMessageAck: the encoded message without sender and content."""
+    return {k: v for k, v in message.items() if k not in ("sender_id", "content")}
+
+
+def channel_message_list(page: ChannelMessageList, *, full: bool = False) -> dict[str, Any]:
+    messages = [channel_message(m, full=full) for m in page.messages]
+    if full:
+        return {"messages": messages, "next_cursor": page.next_cursor,
+                "prev_cursor": page.prev_cursor, "cacheable_cursor": page.cacheable_cursor}
+    body: dict[str, Any] = {}
+    if messages:
+        body["messages"] = messages
+    for key in ("next_cursor", "prev_cursor", "cacheable_cursor"):
+        value = getattr(page, key)
+        if value:
+            body[key] = value
+    return body
+
+
+def user_presence(p: UserPresence) -> dict[str, Any]:
+    """A UserPresence: {user_id, session_id, username, persistence, status}. `status` (a
+    StringValue) is written only for status-stream presences, and then always, even empty."""
+    out: dict[str, Any] = {"user_id": p.user_id, "session_id": p.session_id,
+                           "username": p.username}
+    if p.persistence:
+        out["persistence"] = True
+    if p.status is not None:
+        out["status"] = p.status
+    return out

@@ -1,0 +1,146 @@
+"""The API records the domain returns: Nakama's API messages (api.proto), typed.
+
+`kizuna/core` builds these from its queries and returns them; the transports never see a database
+row or a column name. Times are aware datetimes; JSON documents (metadata, wallet, storage values,
+notification and message content) stay JSON text, as they travel on the wire and in the database.
+`kizuna.wire.encode` turns each into its JSON form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str
+    display_name: str | None = None
+    avatar_url: str | None = None
+    lang_tag: str | None = None
+    location: str | None = None
+    timezone: str | None = None
+    metadata: str = "{}"
+    facebook_id: str | None = None
+    google_id: str | None = None
+    gamecenter_id: str | None = None
+    steam_id: str | None = None
+    facebook_instant_game_id: str | None = None
+    apple_id: str | None = None
+    edge_count: int = 0
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+    online: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    user: User
+    wallet: str = "{}"
+    email: str | None = None
+    devices: list[str] = field(default_factory=list)
+    custom_id: str | None = None
+    verify_time: datetime | None = None
+    disable_time: datetime | None = None  # shown to server code only, never to the player
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A session issued by authenticate or refresh."""
+    token: str
+    refresh_token: str
+    created: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StorageObject:
+    collection: str
+    key: str
+    user_id: str
+    value: str
+    version: str
+    permission_read: int
+    permission_write: int
+    create_time: datetime | None
+    update_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageAck:
+    collection: str
+    key: str
+    version: str
+    user_id: str
+    create_time: datetime | None
+    update_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageObjectList:
+    objects: list[StorageObject]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    user_id: str
+    subject: str
+    content: str  # a JSON object, as text
+    code: int
+    sender_id: str  # "" for the system
+    create_time: datetime
+    persistent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationList:
+    notifications: list[Notification]
+    cacheable_cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMessage:
+    channel_id: str
+    message_id: str
+    code: int
+    sender_id: str
+    username: str
+    content: str  # a JSON object, as text
+    create_time: datetime
+    update_time: datetime
+    persistent: bool
+    room_name: str = ""
+    group_id: str = ""
+    user_id_one: str = ""
+    user_id_two: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMessageList:
+    messages: list[ChannelMessage]
+    next_cursor: str | None
+    prev_cursor: str | None
+    cacheable_cursor: str | None
+
+
+class UserPresence(Protocol):
+    """A presence on a stream, as the tracker holds it: `status` is None except on status
+    streams (where it is the user's status text, possibly empty)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def persistence(self) -> bool: ...
+
+    @property
+    def status(self) -> str | None: ...
