@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -16,17 +17,22 @@ from aiohttp import web
 from kizuna.api.app import build_app, served_methods
 from kizuna.config import Config
 from kizuna.db import embedded
-from kizuna.db.address import DatabaseAddress
-from kizuna.db.connect import (DatabaseMissing, DatabaseUnavailable, create_pool,
-                               ensure_database, resolve_address)
+from kizuna.db.address import DatabaseAddress, mask_password
+from kizuna.db.connect import (
+    DatabaseMissing,
+    DatabaseUnavailable,
+    create_pool,
+    ensure_database,
+    resolve_address,
+)
 from kizuna.migrate import guard, loader
 from kizuna.migrate.errors import MigrateError
 from kizuna.migrate.executor import open_connection
 from kizuna.migrate.report import LogReporter
 from kizuna.ops.migrator import build_engine
 from kizuna.ops.nodes import Registry
-from kizuna.release import manifest
 from kizuna.realtime.service import RealtimeService
+from kizuna.release import manifest
 from kizuna.runtime.service import LoadFailed
 from kizuna.services import Lifecycle, build
 from kizuna.version import __version__, full_version
@@ -43,8 +49,11 @@ def migrate_command(cfg: Config, config_files: list[str]) -> str:
     parts = ["kizuna migrate {}"]
     parts += [f"--config {f}" for f in config_files]
     if cfg.database.address:
-        from kizuna.db.address import parse_address
-        parts.append(f"--database.address {parse_address(cfg.database.address[0]).display()}")
+        # The address as configured, which the command line accepts (display() drops the query
+        # and writes a Unix socket as "socket /dir"), with its password masked; quoted for the
+        # shell, braces doubled for the caller's format('up').
+        shown = shlex.quote(mask_password(cfg.database.address[0]))
+        parts.append("--database.address " + shown.replace("{", "{{").replace("}", "}}"))
     else:
         parts.append(f"--data_dir {cfg.data_dir}")
     return " ".join(parts)

@@ -91,27 +91,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ["KZ_TEST_PG"] = PG  # for anything the tests start that reads it
 
 
-# Tests that cannot pass on the embedded fallback, and why (keyed by test function name).
-NOT_ON_EMBEDDED = {
-    name: "the server prints the command to run as `--database.address "
-          "{DatabaseAddress.display()}`, which for a Unix-socket address reads 'postgres@socket "
-          "/dir:port/db', not the address the test passed (kizuna/server.py migrate_command)"
-    for name in ("test_server_refuses_a_missing_database",
-                 "test_server_refuses_pending_migrations_and_prints_the_command",
-                 "test_server_guard_refuses_changed_and_interrupted_migrations")
-}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if EMBEDDED_INSTEAD_OF is None:
-        return
-    for item in items:
-        why = NOT_ON_EMBEDDED.get(getattr(item, "originalname", item.name))
-        if why:
-            item.add_marker(pytest.mark.xfail(reason=f"on the embedded PostgreSQL: {why}",
-                                              strict=False))
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if EMBEDDED_INSTEAD_OF is not None:
         from kizuna.db import embedded

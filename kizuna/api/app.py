@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import logging
+
 from aiohttp import web
 from aiohttp.web_response import ContentCoding
 
-from kizuna.api import account, channel, custom, event, health, notification, rpc, storage
+from kizuna.api import (
+    account,
+    channel,
+    custom,
+    event,
+    friends,
+    health,
+    notification,
+    rpc,
+    storage,
+)
 from kizuna.api.app_keys import SERVICES
 from kizuna.api.errors import error_response
 from kizuna.errors import Code, KizunaError
@@ -17,7 +28,7 @@ from kizuna.wire.methods import api_key
 log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
-API_MODULES = (account, storage, channel, notification, event)
+API_MODULES = (account, storage, channel, notification, event, friends)  # + groups
 
 
 def served_methods() -> frozenset[str]:

@@ -9,12 +9,13 @@ import hmac
 from aiohttp import web
 
 from kizuna.api.app_keys import SERVICES
-from kizuna.errors import Code, KizunaError
 from kizuna.core.sessions import Session
+from kizuna.errors import Code, KizunaError
 
 
 def _header(request: web.Request) -> str:
-    return request.headers.get("Authorization") or request.headers.get("grpcgateway-authorization", "")
+    headers = request.headers
+    return headers.get("Authorization") or headers.get("grpcgateway-authorization") or ""
 
 
 def basic_username(value: str) -> str | None:

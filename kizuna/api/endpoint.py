@@ -15,8 +15,9 @@ what a before hook returns is checked exactly like what a client sends. With no 
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 

@@ -10,7 +10,7 @@ with the node name, version, commit, schema and uptime.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -18,8 +18,8 @@ from kizuna.api.app_keys import SERVICES
 from kizuna.api.codec import json_response
 from kizuna.migrate import loader
 from kizuna.ops.backup import schema_head
-from kizuna.wire.codec import timestamp
 from kizuna.version import __version__, commit, full_version
+from kizuna.wire.codec import timestamp
 
 VERSION_HEADER = "Kizuna-Version"
 
@@ -64,7 +64,7 @@ async def _version_header(request: web.Request, response: web.StreamResponse) ->
 
 def register(app: web.Application) -> None:
     started = time.monotonic()
-    started_at = timestamp(datetime.now(timezone.utc))
+    started_at = timestamp(datetime.now(UTC))
     app.router.add_get("/", root, allow_head=False)
     app.router.add_get("/healthcheck", healthcheck, allow_head=False)
     app.router.add_get("/kizuna/version", _version_handler(started, started_at), allow_head=False)

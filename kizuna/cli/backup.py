@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -26,8 +26,14 @@ from kizuna.cli.common import (
 )
 from kizuna.version import __version__
 
+if TYPE_CHECKING:  # both imported where used, to keep the command's start fast
+    from rich.progress import Progress as ProgressBar
+    from rich.progress import TaskID
 
-def _progress_bar():
+    from kizuna.ops.backup import Progress
+
+
+def _progress_bar() -> ProgressBar:
     """One bar per table, on stderr, left on screen when done (a record of what was copied)."""
     from rich.progress import (
         BarColumn,
@@ -41,9 +47,9 @@ def _progress_bar():
                     TimeElapsedColumn(), console=err, transient=False)
 
 
-def _progress_callback(bar):
+def _progress_callback(bar: ProgressBar) -> Progress:
     """The `progress(table, done, total)` callback of `ops.backup` that drives `bar`."""
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(table: str, done: int, total: int) -> None:
         if total == 0 and done == 0:

@@ -12,7 +12,7 @@ import re
 import string
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from kizuna.core.sessions import IssuedSession
 
 SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BCRYPT_ROUNDS = 10
 
 # Nakama's `([[:cntrl:]]|[[:space:]])+`: Go's POSIX classes are ASCII-only.
@@ -247,7 +247,8 @@ async def check_user_for_refresh(pool: asyncpg.Pool, user_id: str) -> str:
         raise NOT_FOUND
     if _banned(row["disable_time"]):
         raise BANNED
-    return row["username"]
+    username: str = row["username"]
+    return username
 
 
 async def refresh_session(domain: Domain, token: str, vars: dict[str, str] | None) -> IssuedSession:
@@ -272,7 +273,8 @@ USER_COLUMNS = (
     "u.update_time")
 
 
-def _user(row: asyncpg.Record, online: bool) -> User:
+def user_from_row(row: asyncpg.Record, online: bool) -> User:
+    """A `User` from a row selected with USER_COLUMNS (any area that lists users uses it)."""
     return User(
         id=row["id"], username=row["username"], display_name=row["display_name"],
         avatar_url=row["avatar_url"], lang_tag=row["lang_tag"], location=row["location"],
@@ -291,7 +293,7 @@ async def get_account(domain: Domain, user_id: str) -> Account:
         f"WHERE d.user_id = u.id), '{{}}') AS devices FROM users u WHERE u.id = $1", user_id)
     if row is None:
         raise KizunaError(Code.NOT_FOUND, "Account not found.")  # Nakama's wording for this call
-    return Account(user=_user(row, domain.sockets.is_online(row["id"])), wallet=row["wallet"],
+    return Account(user=user_from_row(row, domain.sockets.is_online(row["id"])), wallet=row["wallet"],
                    email=row["email"], devices=list(row["devices"]), custom_id=row["custom_id"],
                    verify_time=row["verify_time"], disable_time=row["disable_time"])
 
@@ -471,7 +473,7 @@ async def get_users(domain: Domain, ids: list[str], usernames: list[str],
         "u.id = ANY($1::uuid[]) OR u.username = ANY($2::text[]) OR u.facebook_id = ANY($3::text[])",
         uuids, [u for u in usernames if u], facebook_ids or [])
     online = domain.sockets.is_online
-    return [_user(r, online(r["id"])) for r in rows]
+    return [user_from_row(r, online(r["id"])) for r in rows]
 
 
 # -- bans ----------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ ordered by (create_time, id); unused stream parts are stored as the nil UUID / '
 
 Who may do what (rules, as Nakama's):
 - anyone may join a room and read its history; a direct message needs an existing other user, and
-  only its two users may read its history;
+  only its two users may read its history; a group's channel is for its members (superadmins,
+  admins, members) only, to join and to read;
 - only a message's sender may update or remove it, and only in the channel it was sent to (Nakama
   does not check the channel; we do);
 - content is a JSON object, as a string.
@@ -22,7 +23,7 @@ import asyncio
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -130,6 +131,25 @@ async def dm_target(pool: asyncpg.Pool, user_id: str, target: Any) -> str:
     return other
 
 
+async def is_group_member(pool: asyncpg.Pool | asyncpg.Connection, group_id: str,
+                          user_id: str) -> bool:
+    """Whether the user is a member of the group (superadmin, admin or member: not a join request
+    or a ban), which is what group chat (joining the channel, reading its history) needs."""
+    return bool(await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM group_edge WHERE source_id = $1 AND destination_id = $2 "
+        "AND state <= 2)", group_id, user_id))
+
+
+async def group_stream(pool: asyncpg.Pool, user_id: str, target: Any) -> Stream:
+    """The channel of a group the user may join: a valid group id of which the user is a member."""
+    group = _uuid_or_none(target) if isinstance(target, str) else None
+    if group is None:
+        raise invalid("Invalid group ID in group channel join")
+    if not await is_group_member(pool, group, user_id):
+        raise invalid("Group not found")
+    return Stream(GROUP, group, "", "")
+
+
 def check_content(content: Any) -> str:
     """Message content: a JSON object encoded as a string (returned unchanged)."""
     if isinstance(content, str):
@@ -156,12 +176,16 @@ def message(stream: Stream, message_id: str, code: int, sender_id: str, username
 
 def now() -> datetime:
     """The current time at the database's precision (microseconds), UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _db_stream(stream: Stream) -> tuple[int, str, str, str]:
     return stream.mode, stream.subject or NIL_UUID, stream.subcontext or NIL_UUID, stream.label
 
+
+# One message's columns, in _INSERT_MANY's order (id, code, sender, username, the four stream
+# columns, content, time).
+_Row = tuple[str, int, str, str, int, str, str, str, str, datetime]
 
 _INSERT_MANY = """
 INSERT INTO message (id, code, sender_id, username, stream_mode, stream_subject, stream_descriptor,
@@ -186,12 +210,12 @@ class MessageWriter:
     def __init__(self, pool: asyncpg.Pool, max_batch: int = 1000) -> None:
         self.pool = pool
         self.max_batch = max_batch
-        self._pending: list[tuple[tuple, asyncio.Future]] = []
+        self._pending: list[tuple[_Row, asyncio.Future[None]]] = []
         self._writing = False
 
     async def insert(self, m: ChannelMessage, stream: Stream) -> None:
-        row = (m.message_id, m.code, m.sender_id, m.username, *_db_stream(stream), m.content, m.create_time)
-        fut = asyncio.get_running_loop().create_future()
+        row: _Row = (m.message_id, m.code, m.sender_id, m.username, *_db_stream(stream), m.content, m.create_time)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((row, fut))
         if not self._writing:
             self._writing = True
@@ -203,10 +227,11 @@ class MessageWriter:
             while self._pending:
                 batch = self._pending[:self.max_batch]
                 del self._pending[:self.max_batch]
+                results: list[Exception | None]
                 try:
                     await self._store([row for row, _ in batch])
                     results = [None] * len(batch)
-                except Exception as exc:  # noqa: BLE001 - reported to each waiting caller
+                except Exception as exc:  # reported to each waiting caller
                     results = [exc] * len(batch) if len(batch) == 1 else \
                         [await self._store_one(row) for row, _ in batch]
                 for (_, fut), err in zip(batch, results, strict=True):
@@ -219,14 +244,14 @@ class MessageWriter:
         finally:
             self._writing = False
 
-    async def _store(self, rows: list[tuple]) -> None:
+    async def _store(self, rows: list[_Row]) -> None:
         await self.pool.execute(_INSERT_MANY, *(list(col) for col in zip(*rows, strict=True)))
 
-    async def _store_one(self, row: tuple) -> Exception | None:
+    async def _store_one(self, row: _Row) -> Exception | None:
         try:
             await self._store([row])
             return None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return exc
 
 
@@ -307,6 +332,52 @@ async def remove_message(pool: asyncpg.Pool, stream: Stream, message_id: Any, se
     return message(stream, mid, CHAT_REMOVE, sender_id, username, "{}", created, when, persist)
 
 
+# -- group membership messages -------------------------------------------------------------------
+
+# Message codes of membership changes, written to the group's channel by kizuna/core/groups.py.
+GROUP_JOIN = 3
+GROUP_ADD = 4
+GROUP_LEAVE = 5
+GROUP_KICK = 6
+GROUP_PROMOTE = 7
+GROUP_BAN = 8
+GROUP_DEMOTE = 9
+
+
+def group_channel(group_id: str) -> Stream:
+    return Stream(GROUP, group_id, "", "")
+
+
+def membership_message(group_id: str, code: int, user_id: str, username: str) -> ChannelMessage:
+    """A membership change as Nakama writes it to the group's channel: sent by the user it is about
+    (joined, added, left, kicked, promoted, banned, demoted), content `{}`, persistent."""
+    when = now()
+    return message(group_channel(group_id), str(uuid.uuid4()), code, user_id, username, "{}",
+                   when, when, True)
+
+
+async def store_messages(conn: asyncpg.Connection, items: list[ChannelMessage]) -> None:
+    """Store messages in the caller's transaction (a membership change and its messages commit
+    together); `deliver` them once it has committed."""
+    if not items:
+        return
+    rows = []
+    for m in items:
+        stream = parse_channel_id(m.channel_id)
+        assert stream is not None
+        rows.append((m.message_id, m.code, m.sender_id, m.username, *_db_stream(stream), m.content,
+                     m.create_time))
+    await conn.execute(_INSERT_MANY, *(list(col) for col in zip(*rows, strict=True)))
+
+
+def deliver(domain: Domain, items: list[ChannelMessage]) -> None:
+    """Push stored messages to everyone on their channels."""
+    for m in items:
+        stream = parse_channel_id(m.channel_id)
+        assert stream is not None
+        domain.sockets.channel_message(stream, m)
+
+
 def _message_id(value: Any) -> str:
     mid = _uuid_or_none(value) if isinstance(value, str) else None
     if mid is None:
@@ -344,7 +415,7 @@ def _decode_cursor(value: str) -> _Cursor:
         raise invalid(INVALID_CURSOR) from None
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
 
@@ -374,8 +445,9 @@ async def list_messages(pool: asyncpg.Pool, caller_id: str | None, stream: Strea
     if stream.mode == DM and caller_id is not None and caller_id not in (stream.subject,
                                                                          stream.subcontext):
         raise invalid("Channel not found.")
-    if stream.mode == GROUP:
-        raise invalid("Group not found.")  # groups come with a later release
+    if stream.mode == GROUP and caller_id is not None and not await is_group_member(
+            pool, stream.subject, caller_id):
+        raise invalid("Group not found.")
     incoming = None
     if cursor:
         incoming = _decode_cursor(cursor)

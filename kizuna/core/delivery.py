@@ -34,6 +34,11 @@ class Sockets(Protocol):
         """Push a chat message to everyone on its channel."""
         ...
 
+    def leave_stream(self, user_id: str, stream: Stream) -> None:
+        """Make every socket of a user leave a stream (a group member kicked, banned or gone:
+        no more of the group channel's messages), with leave events to those still on it."""
+        ...
+
     def disconnect_user(self, user_id: str, reason: str) -> None:
         """Close every socket of a user (a ban, a deleted account)."""
         ...
@@ -60,6 +65,9 @@ class NoSockets:
         return None
 
     def channel_message(self, stream: Stream, message: ChannelMessage) -> None:
+        return None
+
+    def leave_stream(self, user_id: str, stream: Stream) -> None:
         return None
 
     def disconnect_user(self, user_id: str, reason: str) -> None:

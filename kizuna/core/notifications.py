@@ -16,9 +16,10 @@ import base64
 import binascii
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
@@ -73,7 +74,7 @@ def make(item: NewNotification, when: datetime | None = None) -> Notification:
         raise invalid("Notification code out of range.")
     return Notification(str(uuid.uuid4()), item.user_id, item.subject, content, item.code,
                         "" if item.sender_id == NIL_UUID else item.sender_id,
-                        when or datetime.now(timezone.utc), item.persistent)
+                        when or datetime.now(UTC), item.persistent)
 
 
 class Notifier:
@@ -89,7 +90,7 @@ class Notifier:
             log.exception("notification delivery failed", extra={"user_id": user_id})
 
     async def send(self, items: Iterable[NewNotification]) -> list[Notification]:
-        when = datetime.now(timezone.utc)
+        when = datetime.now(UTC)
         made = [make(i, when) for i in items]
         stored = [n for n in made if n.persistent]
         if stored:
@@ -140,7 +141,7 @@ async def save(pool: asyncpg.Pool, notifications: list[Notification]) -> None:
 
 # -- listing and deleting ------------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 
 

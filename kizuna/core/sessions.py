@@ -25,6 +25,7 @@ import jwt
 
 try:  # PyJWT >= 2.10 warns about short HMAC keys; the config check already warns about defaults.
     import warnings
+
     from jwt.warnings import InsecureKeyLengthWarning
 
     warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
@@ -177,7 +178,7 @@ class SessionStore:
         self.revoked = Revocations()
         self._last_poll: Any = None
         self._listener: asyncpg.Connection | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from kizuna.errors import invalid
 from kizuna.core.streams import NIL_UUID
+from kizuna.errors import invalid
 
 
 def parse_user_ids(values: Any) -> list[str]:

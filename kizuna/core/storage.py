@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +98,7 @@ def validate_write(op: WriteOp) -> None:
 
 
 @contextmanager
-def _database_errors(message: str):
+def _database_errors(message: str) -> Iterator[None]:
     """Any other database failure is Nakama's Internal error with its fixed text."""
     try:
         yield

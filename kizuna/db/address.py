@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 DEFAULT_DATABASE = "kizuna"
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+MASK = "********"
 
 
 class AddressError(ValueError):
@@ -57,6 +58,20 @@ class DatabaseAddress:
             return f"postgresql://{auth}@/{quote(self.database, safe='')}?host={quote(self.host)}&port={self.port}"
         return (f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
                 f"?sslmode={self.sslmode}")
+
+
+def mask_password(text: str) -> str:
+    """An address as written, with its password (if any) replaced by `********`: what to print
+    where the user needs an address they can pass back, unlike `DatabaseAddress.display()`."""
+    raw = text.strip()
+    prefix = next((p for p in ("postgresql://", "postgres://") if raw.startswith(p)), "")
+    rest = raw[len(prefix):]
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo, at, hostport = rest[:end].rpartition("@")  # as urlsplit splits the netloc
+    user, colon, password = userinfo.partition(":")
+    if not at or not colon or not password:
+        return raw
+    return f"{prefix}{user}:{MASK}@{hostport}{rest[end:]}"
 
 
 def parse_address(text: str) -> DatabaseAddress:

@@ -9,7 +9,8 @@ bytes: every recipient shares them.
 
 The router is also where the socket layer asks who can be reached (online users), since that is a
 cluster-wide question too. Only the router writes to or closes sessions of the `SessionRegistry`
-on behalf of the rest of the server (the session's own reader, keepalive and shutdown aside).
+on behalf of the rest of the server (the session's own reader, keepalive and shutdown aside), and
+it is how the rest of the server takes a user's sessions off a stream (`leave_stream`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class Router(Protocol):
     def send_to_followers(self, user_id: str, data: bytes) -> None:
         """A status event of a user: to the user's own sockets, then to the sessions following
         the user's status."""
+
+    # -- session changes ---------------------------------------------------------------------------
+
+    def leave_stream(self, user_id: str, stream: Stream) -> int:
+        """Take every presence of a user off a stream (leave events go to the others). How many
+        (on this node)."""
 
     # -- closing -----------------------------------------------------------------------------------
 
@@ -115,6 +122,16 @@ class LocalRouter:
             s = get(sid)
             if s is not None and s.user_id != user_id:  # its own sessions have it already
                 s.send(data)
+
+    # -- session changes ---------------------------------------------------------------------------
+
+    def leave_stream(self, user_id: str, stream: Stream) -> int:
+        node = self.node
+        mine = [p.session_id for p in self.tracker.presences(stream)
+                if p.user_id == user_id and p.node == node]
+        for sid in mine:
+            self.tracker.untrack(sid, stream)
+        return len(mine)
 
     # -- closing -----------------------------------------------------------------------------------
 

@@ -188,6 +188,10 @@ class RealtimeService:
         self.router.send_to_stream(stream, envelope.push("channel_message",
                                                          encode.channel_message(message)))
 
+    def leave_stream(self, user_id: str, stream: Stream) -> None:
+        """Every socket of the user leaves the stream (kicked or banned from a group)."""
+        self.router.leave_stream(user_id, stream)
+
     def disconnect_user(self, user_id: str, reason: str = KICKED) -> None:
         """Close every socket of a user (a ban, a deleted account)."""
         self.router.close_user(user_id, 1000, reason)

@@ -8,9 +8,10 @@ None, e.g. `user_id` for an RPC called with the HTTP key, or `headers` for a soc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, TypeVar, overload
 
 # Execution modes, as Nakama names them.
 RUN_ONCE = "run_once"  # init_module
@@ -60,5 +61,15 @@ class Context:
 _NAMES = frozenset(f.name for f in fields(Context))
 
 
-def frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+_V = TypeVar("_V")
+
+
+@overload
+def frozen(mapping: Mapping[str, _V]) -> Mapping[str, _V]: ...
+@overload
+def frozen(mapping: Mapping[str, _V] | None) -> Mapping[str, _V] | None: ...
+
+
+def frozen(mapping: Mapping[str, _V] | None) -> Mapping[str, _V] | None:
+    """A read-only copy (None stays None)."""
     return None if mapping is None else MappingProxyType(dict(mapping))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from kizuna.errors import Code, KizunaError
 
-__all__ = ["Code", "Error", "LoadError", "RegistrationError", "NkUnavailable", "to_kizuna"]
+__all__ = ["Code", "Error", "LoadError", "NkUnavailable", "RegistrationError", "to_kizuna"]
 
 
 class Error(Exception):

@@ -8,8 +8,9 @@ with Nakama's error body `{"code", "message"}` and the matching HTTP status.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 

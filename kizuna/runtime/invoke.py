@@ -83,7 +83,7 @@ class WorkerPool:
             if fut.set_running_or_notify_cancel():
                 try:
                     fut.set_result(fn(*args))
-                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting caller
+                except BaseException as exc:  # handed to the awaiting caller
                     fut.set_exception(exc)
             del item, fut, fn, args
             with self._lock:

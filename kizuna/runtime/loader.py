@@ -26,10 +26,11 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from kizuna.runtime.context import Context
 from kizuna.runtime.errors import Error, LoadError, NkUnavailable, RegistrationError
@@ -153,7 +154,7 @@ class _Finder(importlib.abc.MetaPathFinder):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
-            spec.loader = _SourceLoader(fullname, spec.origin)
+            spec.loader = _SourceLoader(fullname, spec.loader.path)
         return spec
 
 
@@ -272,7 +273,7 @@ def _load_one(f: Found, root: Path, context: Callable[[], Context], nk: Any,
             return
         note = (f"init_module stopped at nk.{stop.name}(): `kizuna check` does not connect to the "
                 f"database; what it registered before that was checked")
-    except BaseException as exc:  # noqa: BLE001 - any failure of module code is reported
+    except BaseException as exc:  # any failure of module code is reported
         if isinstance(exc, KeyboardInterrupt):
             raise
         result.errors.append(_locate(exc, root, f))

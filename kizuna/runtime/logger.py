@@ -10,23 +10,24 @@ module's own file and line as the caller.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
                                                                                    "asctime"}
 
 
 class Logger:
-    __slots__ = ("_log", "_fields")
+    __slots__ = ("_fields", "_log")
 
     def __init__(self, log: logging.Logger | str, fields: Mapping[str, Any] | None = None) -> None:
         self._log = logging.getLogger(log) if isinstance(log, str) else log
         self._fields = dict(fields or {})
 
-    def with_field(self, key: str, value: Any) -> "Logger":
+    def with_field(self, key: str, value: Any) -> Logger:
         return Logger(self._log, {**self._fields, key: value})
 
-    def with_fields(self, fields: Mapping[str, Any]) -> "Logger":
+    def with_fields(self, fields: Mapping[str, Any]) -> Logger:
         return Logger(self._log, {**self._fields, **fields})
 
     def fields(self) -> dict[str, Any]:

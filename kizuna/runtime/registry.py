@@ -14,12 +14,13 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from kizuna.wire import methods
 from kizuna.runtime.errors import RegistrationError
 from kizuna.runtime.logger import Logger
+from kizuna.wire import methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class Registry:
     http: list[HttpRoute] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
 
-    def merge(self, other: "Registry") -> None:
+    def merge(self, other: Registry) -> None:
         self.rpcs.update(other.rpcs)
         self.before.update(other.before)
         self.after.update(other.after)
@@ -258,9 +259,10 @@ class Initializer:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _unique(self, key: str, mine: dict, others: dict, what: str) -> None:
+    def _unique(self, key: str, mine: dict[str, Function], others: dict[str, Function],
+                what: str) -> None:
         if key in mine or key in others:
-            holder = (mine.get(key) or others.get(key)).module
+            holder = (mine[key] if key in mine else others[key]).module
             raise RegistrationError(f"{what} is already registered (by module {holder})")
 
     def _function(self, fn: Callable[..., Any], nargs: int, label: str, where: str) -> Function:
@@ -279,6 +281,8 @@ class Initializer:
                 raise RegistrationError(
                     f"{where}: {getattr(fn, '__name__', 'the function')}{sig} must accept "
                     f"{nargs} arguments {names}") from None
+        # Not a callability test (fn is callable, checked above): an object whose __call__ is a
+        # coroutine function is async too. B004's fix, callable(), would lose that.
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None))
+            getattr(fn, "__call__", None))  # noqa: B004
         return Function(fn, self._module, label, is_async, self._logger)

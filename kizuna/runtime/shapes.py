@@ -96,6 +96,18 @@ class ChannelMessageList(TypedDict):
     cacheable_cursor: str | None
 
 
+class Friend(TypedDict):
+    user: User
+    state: int  # 0 friend, 1 invite sent, 2 invite received, 3 blocked
+    update_time: str
+    metadata: dict[str, Any]
+
+
+class FriendOfFriend(TypedDict):
+    referrer: str
+    user: User
+
+
 class AccountExport(TypedDict):
     account: Account
     objects: list[StorageObject]

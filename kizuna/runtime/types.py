@@ -27,6 +27,8 @@ from kizuna.runtime.shapes import (
     AuthResult,
     ChannelMessage,
     ChannelMessageList,
+    Friend,
+    FriendOfFriend,
     Notification,
     StorageAck,
     StorageObject,
@@ -36,7 +38,8 @@ from kizuna.runtime.shapes import (
 
 __all__ = [
     "Account", "AccountExport", "AfterHook", "AsyncNk", "AuthResult", "BeforeHook",
-    "ChannelMessage", "ChannelMessageList", "Context", "EventFunction", "HttpFunction",
+    "ChannelMessage", "ChannelMessageList", "Context", "EventFunction", "Friend",
+    "FriendOfFriend", "HttpFunction",
     "HttpRequest", "HttpResponse", "Initializer", "Logger", "Nk", "Notification", "RpcFunction",
     "ShutdownFunction", "StorageAck", "StorageObject", "TokenResult", "User",
 ]

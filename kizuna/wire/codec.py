@@ -7,14 +7,14 @@ default value left out, int64 as strings, timestamps as RFC 3339 UTC with a `Z`,
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, overload
 
 import orjson
 
 from kizuna.errors import invalid
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Precision = Literal["seconds", "fraction"]
 
@@ -32,6 +32,12 @@ def prune(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v not in (None, False, 0, "", [], {}) or v is True}
 
 
+@overload
+def timestamp(value: datetime, precision: Precision = "seconds") -> str: ...
+@overload
+def timestamp(value: datetime | None, precision: Precision = "seconds") -> str | None: ...
+
+
 def timestamp(value: datetime | None, precision: Precision = "seconds") -> str | None:
     """RFC 3339 UTC with a `Z`; None stays None.
 
@@ -41,7 +47,7 @@ def timestamp(value: datetime | None, precision: Precision = "seconds") -> str |
     """
     if value is None:
         return None
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     if precision == "seconds" or not value.microsecond:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     text = value.strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -55,7 +61,7 @@ def since_epoch(value: datetime | None, precision: Precision = "seconds") -> str
 
 def now() -> str:
     """The current time as a protojson Timestamp."""
-    return timestamp(datetime.now(timezone.utc), "fraction") or ""
+    return timestamp(datetime.now(UTC), "fraction") or ""
 
 
 def parse_timestamp(value: Any, name: str = "timestamp") -> datetime:
@@ -67,7 +73,7 @@ def parse_timestamp(value: Any, name: str = "timestamp") -> datetime:
     except ValueError:
         raise invalid(f"{name}: expected an RFC 3339 time") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when
 
 

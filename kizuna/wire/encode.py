@@ -17,9 +17,29 @@ from __future__ import annotations
 from typing import Any
 
 from kizuna.wire.codec import document, prune, since_epoch, timestamp
-from kizuna.wire.types import (Account, ChannelMessage, ChannelMessageList, Notification,
-                               NotificationList, Session, StorageAck, StorageObject,
-                               StorageObjectList, User, UserPresence)
+from kizuna.wire.types import (
+    Account,
+    ChannelMessage,
+    ChannelMessageList,
+    Friend,
+    FriendList,
+    FriendOfFriend,
+    FriendsOfFriendsList,
+    Group,
+    GroupList,
+    GroupUser,
+    GroupUserList,
+    Notification,
+    NotificationList,
+    Session,
+    StorageAck,
+    StorageObject,
+    StorageObjectList,
+    User,
+    UserGroup,
+    UserGroupList,
+    UserPresence,
+)
 
 
 def user(u: User, *, full: bool = False) -> dict[str, Any]:
@@ -192,3 +212,91 @@ def user_presence(p: UserPresence) -> dict[str, Any]:
     if p.status is not None:
         out["status"] = p.status
     return out
+
+
+# -- friends ---------------------------------------------------------------------------------------
+
+
+def friend(f: Friend, *, full: bool = False) -> dict[str, Any]:
+    """A Friend; `state` is an Int32Value, written even when 0 (a friend)."""
+    if full:
+        return {"user": user(f.user, full=True), "state": f.state,
+                "update_time": timestamp(f.update_time, "fraction"),
+                "metadata": document(f.metadata)}
+    out: dict[str, Any] = {"user": user(f.user), "state": f.state,
+                           "update_time": timestamp(f.update_time)}
+    if f.metadata:
+        out["metadata"] = f.metadata
+    return out
+
+
+def friend_list(page: FriendList, *, full: bool = False) -> dict[str, Any]:
+    items = [friend(f, full=full) for f in page.friends]
+    if full:
+        return {"friends": items, "cursor": page.cursor}
+    return prune({"friends": items, "cursor": page.cursor})
+
+
+def friend_of_friend(f: FriendOfFriend, *, full: bool = False) -> dict[str, Any]:
+    return {"referrer": f.referrer, "user": user(f.user, full=full)}
+
+
+def friends_of_friends_list(page: FriendsOfFriendsList, *, full: bool = False) -> dict[str, Any]:
+    items = [friend_of_friend(f, full=full) for f in page.friends_of_friends]
+    if full:
+        return {"friends_of_friends": items, "cursor": page.cursor}
+    return prune({"friends_of_friends": items, "cursor": page.cursor})
+
+
+# -- groups ----------------------------------------------------------------------------------------
+
+
+def group(g: Group, *, full: bool = False) -> dict[str, Any]:
+    """A Group; `open` is a BoolValue, written even when false."""
+    if full:
+        return {
+            "id": g.id, "creator_id": g.creator_id, "name": g.name,
+            "description": g.description or "", "lang_tag": g.lang_tag or "",
+            "metadata": document(g.metadata), "avatar_url": g.avatar_url or "", "open": g.open,
+            "edge_count": g.edge_count, "max_count": g.max_count,
+            "create_time": timestamp(g.create_time, "fraction") or "",
+            "update_time": timestamp(g.update_time, "fraction") or "",
+        }
+    out = prune({"id": g.id, "creator_id": g.creator_id, "name": g.name,
+                 "description": g.description, "lang_tag": g.lang_tag, "metadata": g.metadata,
+                 "avatar_url": g.avatar_url})
+    out["open"] = g.open
+    out.update(prune({"edge_count": g.edge_count, "max_count": g.max_count,
+                      "create_time": timestamp(g.create_time),
+                      "update_time": timestamp(g.update_time)}))
+    return out
+
+
+def group_list(page: GroupList, *, full: bool = False) -> dict[str, Any]:
+    if full:
+        return {"groups": [group(g, full=True) for g in page.groups], "cursor": page.cursor}
+    return prune({"groups": [group(g) for g in page.groups], "cursor": page.cursor})
+
+
+def group_user(gu: GroupUser, *, full: bool = False) -> dict[str, Any]:
+    """A GroupUserList.GroupUser; `state` is an Int32Value, written even when 0."""
+    return {"user": user(gu.user, full=full), "state": gu.state}
+
+
+def group_user_list(page: GroupUserList, *, full: bool = False) -> dict[str, Any]:
+    items = [group_user(gu, full=full) for gu in page.group_users]
+    if full:
+        return {"group_users": items, "cursor": page.cursor}
+    return prune({"group_users": items, "cursor": page.cursor})
+
+
+def user_group(ug: UserGroup, *, full: bool = False) -> dict[str, Any]:
+    """A UserGroupList.UserGroup; `state` is an Int32Value, written even when 0."""
+    return {"group": group(ug.group, full=full), "state": ug.state}
+
+
+def user_group_list(page: UserGroupList, *, full: bool = False) -> dict[str, Any]:
+    items = [user_group(ug, full=full) for ug in page.user_groups]
+    if full:
+        return {"user_groups": items, "cursor": page.cursor}
+    return prune({"user_groups": items, "cursor": page.cursor})

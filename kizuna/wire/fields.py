@@ -10,21 +10,22 @@ Absent fields read as the type's default (or None for the `optional_` readers).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from kizuna.config import parse_bool
 from kizuna.errors import invalid
 
 
 class MultiMapping(Protocol):
-    """A query string (aiohttp's MultiDictProxy has this shape)."""
+    """A query string: the part of aiohttp's `request.query` (a MultiDictProxy) read here."""
 
-    def __contains__(self, key: object) -> bool: ...
+    def __contains__(self, key: object, /) -> bool: ...
 
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str, /) -> str | None: ...
 
-    def getall(self, key: str, default: Any = ...) -> list[str]: ...
+    def getall(self, key: str, default: list[str], /) -> list[str]: ...
 
 
 @lru_cache(maxsize=1024)
@@ -62,6 +63,18 @@ def text(doc: Mapping[str, Any], name: str) -> str:
     return optional_text(doc, name) or ""
 
 
+def optional_string_value(doc: Mapping[str, Any], name: str) -> str | None:
+    """A StringValue field (set or not, "" included): a bare string or `{"value": "..."}`."""
+    value = field(doc, name)
+    if type(value) is dict:
+        value = value.get("value", "")
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise invalid(f"{name}: expected a string")
+    return value
+
+
 def optional_integer(doc: Mapping[str, Any], name: str) -> int | None:
     """An int32/int64 field: a JSON number or a numeric string, as protojson accepts."""
     value = wrapped(field(doc, name))
@@ -90,7 +103,7 @@ def optional_boolean(doc: Mapping[str, Any], name: str) -> bool | None:
         return None
     if type(value) is bool:
         return value
-    if value in ("true", "false"):
+    if type(value) is str and value in ("true", "false"):
         return value == "true"
     raise invalid(f"{name}: expected a boolean")
 
@@ -161,10 +174,10 @@ def query_all(q: MultiMapping, snake: str) -> list[str]:
 def query_int(q: MultiMapping, snake: str, error: str) -> int | None:
     """An integer query parameter (None when absent); `error` is the message when it is not one."""
     raw = query(q, snake)
-    if raw in (None, ""):
+    if not raw:  # absent or empty
         return None
     try:
-        return int(raw)  # type: ignore[arg-type]
+        return int(raw)
     except ValueError:
         raise invalid(error) from None
 
@@ -172,9 +185,9 @@ def query_int(q: MultiMapping, snake: str, error: str) -> int | None:
 def query_bool(q: MultiMapping, snake: str) -> bool | None:
     """A boolean query parameter as Go's strconv.ParseBool reads it (None when absent)."""
     raw = query(q, snake)
-    if raw in (None, ""):
+    if not raw:  # absent or empty
         return None
-    value = parse_bool(raw)  # type: ignore[arg-type]
+    value = parse_bool(raw)
     if value is None:
         raise invalid(f"{snake}: invalid boolean {raw!r}")
     return value

@@ -144,3 +144,83 @@ class UserPresence(Protocol):
 
     @property
     def status(self) -> str | None: ...
+
+
+# -- friends (kizuna/core/friends.py) --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Friend:
+    """A user_edge as its source sees it: the other user, the state (0 friend, 1 invite sent,
+    2 invite received, 3 blocked), when it last changed, and the source's metadata about it."""
+    user: User
+    state: int
+    update_time: datetime
+    metadata: str = "{}"  # a JSON object, as text
+
+
+@dataclass(frozen=True, slots=True)
+class FriendList:
+    friends: list[Friend]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FriendOfFriend:
+    referrer: str  # the friend through whom `user` is known
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class FriendsOfFriendsList:
+    friends_of_friends: list[FriendOfFriend]
+    cursor: str | None
+
+
+# -- groups (kizuna/core/groups.py) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    creator_id: str
+    name: str
+    description: str | None
+    avatar_url: str | None
+    lang_tag: str | None
+    metadata: str  # a JSON object, as text
+    open: bool
+    edge_count: int
+    max_count: int
+    create_time: datetime | None
+    update_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupList:
+    groups: list[Group]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUser:
+    user: User
+    state: int  # 0 superadmin, 1 admin, 2 member, 3 join request, 4 banned
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUserList:
+    group_users: list[GroupUser]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserGroup:
+    group: Group
+    state: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserGroupList:
+    user_groups: list[UserGroup]
+    cursor: str | None

@@ -503,7 +503,9 @@ async def test_channel_join_rules(world: World):
     assert await err({"target": "bad\nname", "type": 1}) == {
         "code": 3, "message": "Channel name must not contain control chars"}
     assert await err({"target": str(uuid.uuid4()), "type": 3}) == {
-        "code": 3, "message": "Group channels are not supported yet"}
+        "code": 3, "message": "Group not found"}
+    assert await err({"target": "not-a-uuid", "type": 3}) == {
+        "code": 3, "message": "Invalid group ID in group channel join"}
     assert await err({"target": "x", "type": 9}) == {"code": 3, "message": "Unrecognized channel type"}
     assert await err({"target": "not-a-uuid", "type": 2}) == {
         "code": 3, "message": "Invalid user ID in direct message join"}

@@ -212,6 +212,23 @@ def test_bad_database_address_refused(tmp_path: Path) -> None:
     assert "database.address" in msg
 
 
+def test_migrate_command_passes_the_configured_address_with_its_password_masked(
+        tmp_path: Path) -> None:
+    from kizuna.server import migrate_command
+
+    socket_address = "postgres@%2Ftmp%2Fpg:5432/db"  # a Unix socket in /tmp/pg
+    cfg = load("--database.address", socket_address, cwd=tmp_path)
+    assert migrate_command(cfg, []).format("up") == \
+        f"kizuna migrate up --database.address {socket_address}"
+    cfg = load("--database.address", "postgres://root:s3cret@db:5432/kizuna?sslmode=disable",
+               cwd=tmp_path)
+    assert migrate_command(cfg, ["k.yml"]).format("up") == (
+        "kizuna migrate up --config k.yml "
+        "--database.address 'postgres://root:********@db:5432/kizuna?sslmode=disable'")
+    assert migrate_command(load(cwd=tmp_path), []).format("up") == \
+        f"kizuna migrate up --data_dir {load(cwd=tmp_path).data_dir}"
+
+
 def test_missing_and_invalid_yaml_files(tmp_path: Path) -> None:
     msg = refused("--config", str(tmp_path / "missing.yml"), cwd=tmp_path)
     assert "missing.yml" in msg and "cannot read" in msg

@@ -4,14 +4,14 @@ session queueing. Everything a socket does end to end is in tests/integration/te
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
 from kizuna.core import chat
-from kizuna.errors import KizunaError
 from kizuna.core.streams import CHANNEL, DM, MATCH_RELAYED, STATUS, Stream
+from kizuna.errors import KizunaError
 from kizuna.realtime import envelope
 from kizuna.realtime.envelope import EnvelopeError, ErrorCode
 from kizuna.realtime.session import Session, SessionRegistry
@@ -49,7 +49,7 @@ def test_encode_envelopes():
 
 
 def test_timestamps_like_protojson():
-    t = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    t = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert codec.timestamp(t, "fraction") == "2026-01-02T03:04:05Z"
     assert codec.timestamp(t.replace(microsecond=120000), "fraction") == "2026-01-02T03:04:05.120Z"
     assert codec.timestamp(t.replace(microsecond=123456), "fraction") == \

@@ -21,9 +21,9 @@ from kizuna.runtime.errors import RegistrationError
 from kizuna.runtime.invoke import Invoker, WorkerPool
 from kizuna.runtime.loader import load, snapshot
 from kizuna.runtime.logger import Logger
-from kizuna.wire.methods import api_key, rt_kind, rt_name
-from kizuna.runtime.nk import Nk
+from kizuna.runtime.nk import Nk, stubgen
 from kizuna.runtime.registry import Initializer, Registry
+from kizuna.wire.methods import api_key, rt_kind, rt_name
 
 
 def rpc(ctx, logger, nk, payload):
@@ -187,6 +187,22 @@ async def test_nk_bridges_threads_to_the_loop_and_refuses_to_block_it():
         Nk.json_decode("{")
     assert info.value.code == Code.INVALID_ARGUMENT
     assert Nk.channel_id_build(None, "lobby", 1) == "2...lobby"
+
+
+async def test_nk_reads_fields_like_rest_and_reports_errors_as_runtime_errors():
+    nk = Nk(SimpleNamespace(loop=asyncio.get_running_loop(), services=None))  # type: ignore[arg-type]
+    # kizuna.wire.fields reads the dicts' fields; `api` turns its KizunaError into Error.
+    for obj, message in (({"collection": 5, "key": "k"}, "collection: expected a string"),
+                         ({"collection": "c", "key": "k", "permission_read": "x"},
+                          "permission_read: expected an integer")):
+        with pytest.raises(Error) as info:
+            await nk.aio.storage_write([obj])
+        assert (info.value.code, info.value.message) == (Code.INVALID_ARGUMENT, message)
+
+
+def test_the_blocking_nk_stub_is_up_to_date():
+    # blocking.pyi is written from AsyncNk: `python -m kizuna.runtime.nk.stubgen` rewrites it.
+    assert stubgen.main(["--check"]) == 0
 
 
 # -- the loader ------------------------------------------------------------------------------------

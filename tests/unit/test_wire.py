@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from kizuna.errors import Code, KizunaError
 from kizuna.wire import codec, encode, fields, methods, paging
 from kizuna.wire.types import ChannelMessage, Notification, StorageAck, User
 
-T = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+T = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def test_timestamps_like_protojson():
@@ -48,11 +48,11 @@ def test_field_readers_accept_both_spellings_and_name_the_field():
     assert fields.integer({"opCode": "9007199254740993"}, "op_code") == 9007199254740993
     assert fields.boolean({"x": {"value": False}}, "x", True) is False
     assert fields.boolean({}, "x", True) is True
-    with pytest.raises(KizunaError, match="^n: expected an integer$"):
+    with pytest.raises(KizunaError, match=r"^n: expected an integer$"):
         fields.integer({"n": "x"}, "n")
-    with pytest.raises(KizunaError, match="^id: expected a string$"):
+    with pytest.raises(KizunaError, match=r"^id: expected a string$"):
         fields.text({"id": 5}, "id")
-    with pytest.raises(KizunaError, match="^vars: expected an object of string values$"):
+    with pytest.raises(KizunaError, match=r"^vars: expected an object of string values$"):
         fields.optional_string_map({"vars": {"a": 1}}, "vars")
 
 

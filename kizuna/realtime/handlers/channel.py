@@ -51,7 +51,7 @@ async def channel_join(rt: RealtimeService, session: Session, body: dict[str, An
         other = await chat.dm_target(rt.pool, session.user_id, target)
         stream = chat.dm_stream(session.user_id, other)
     elif kind == chat.TYPE_GROUP:
-        raise invalid("Group channels are not supported yet")
+        stream = await chat.group_stream(rt.pool, session.user_id, target)
     else:
         raise invalid("Unrecognized channel type")
 

@@ -1,6 +1,8 @@
 """Reading the arguments of nk calls, with nk's own wording (`Error`, code 3).
 
 Lenient like the rest of nk: a single dict or string where a list is expected is a list of one.
+The fields of those dicts are read with `kizuna.wire.fields`, as REST and the socket read theirs
+(its `KizunaError` becomes `Error` in the `api` wrapper, kizuna/runtime/nk/base.py).
 """
 
 from __future__ import annotations
@@ -32,15 +34,6 @@ def owner(value: Any) -> str:
     return value
 
 
-def text(item: Mapping[str, Any], name: str, default: str = "") -> str:
-    value = item.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise Error(f"{name}: expected a string, got {type(value).__name__}.", Code.INVALID_ARGUMENT)
-    return value
-
-
 def items(value: Any, what: str) -> list[Mapping[str, Any]]:
     """A list of dicts (one dict is taken as a list of one)."""
     if isinstance(value, Mapping):
@@ -57,15 +50,6 @@ def strings(value: Any, what: str) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
         raise Error(f"{what}: expected a list of strings.", Code.INVALID_ARGUMENT)
     return list(value)
-
-
-def permission(item: Mapping[str, Any], name: str) -> int | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Error(f"{name}: expected an integer.", Code.INVALID_ARGUMENT)
-    return value
 
 
 def notification_code(value: Any) -> int:

@@ -13,6 +13,8 @@ from kizuna.runtime.shapes import (
     AuthResult,
     ChannelMessage,
     ChannelMessageList,
+    Friend,
+    FriendOfFriend,
     Notification,
     StorageAck,
     StorageObject,
@@ -215,3 +217,61 @@ class Nk(UtilityNk):
     ) -> ChannelMessageList:
         """A page of a channel's history: {"messages", "next_cursor", "prev_cursor",
         "cacheable_cursor"}."""
+
+    def friends_list(
+        self,
+        user_id: str,
+        limit: int = 1000,
+        state: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[Friend], str | None]:
+        """One page of a user's friends, invites and blocks (only `state` when given: 0 friend,
+        1 invite sent, 2 invite received, 3 blocked) and the cursor of the next page (None at
+        the end). `limit` 1..1000."""
+
+    def friends_of_friends_list(
+        self,
+        user_id: str,
+        limit: int = 10,
+        cursor: str | None = None,
+    ) -> tuple[list[FriendOfFriend], str | None]:
+        """Users the user's friends are friends with (not the user, not already friends), each
+        with the friend who knows them (`referrer`), and the next page's cursor. `limit` 1..100."""
+
+    def friends_add(
+        self,
+        user_id: str,
+        username: str | None = None,
+        ids: Sequence[str] | None = None,
+        usernames: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+    ) -> None:
+        """As the user, invite these users or accept their invites (notifying them). `username`
+        is the user's (shown in the notifications; looked up when not given); `metadata` is kept
+        on the user's edge to each of them."""
+
+    def friends_delete(
+        self,
+        user_id: str,
+        username: str | None = None,
+        ids: Sequence[str] | None = None,
+        usernames: Sequence[str] | None = None,
+    ) -> None:
+        """As the user, remove these users: unfriend, cancel or decline an invite, unblock."""
+
+    def friends_block(
+        self,
+        user_id: str,
+        username: str | None = None,
+        ids: Sequence[str] | None = None,
+        usernames: Sequence[str] | None = None,
+    ) -> None:
+        """As the user, block these users (their edge to the user is removed)."""
+
+    def friend_metadata_update(
+        self,
+        user_id: str,
+        friend_user_id: str,
+        metadata: Mapping[str, Any] | str | None,
+    ) -> None:
+        """Replace the metadata of the user's edge to another user (a dict, or JSON text)."""

@@ -9,7 +9,7 @@ from kizuna.core import notifications
 from kizuna.runtime.nk import args
 from kizuna.runtime.nk.base import Area, api
 from kizuna.runtime.shapes import Notification
-from kizuna.wire import encode, paging
+from kizuna.wire import encode, fields, paging
 
 
 class NotificationsNk(Area):
@@ -28,9 +28,9 @@ class NotificationsNk(Area):
         """Several notifications {"user_id", "subject", "content", "code", "sender_id",
         "persistent"} at once."""
         batch = [notifications.NewNotification(
-                     user_id=args.user_id(n.get("user_id")), subject=args.text(n, "subject"),
+                     user_id=args.user_id(n.get("user_id")), subject=fields.text(n, "subject"),
                      content=n.get("content") or {}, code=args.notification_code(n.get("code")),
-                     sender_id=args.text(n, "sender_id"), persistent=bool(n.get("persistent")))
+                     sender_id=fields.text(n, "sender_id"), persistent=bool(n.get("persistent")))
                  for n in args.items(items, "notifications")]
         await self._domain.notifier.send(batch)
 
@@ -57,6 +57,6 @@ class NotificationsNk(Area):
         by_user: dict[str, list[str]] = {}
         for n in args.items(items, "notifications"):
             by_user.setdefault(args.user_id(n.get("user_id")), []).append(
-                args.text(n, "notification_id"))
+                fields.text(n, "notification_id"))
         for uid, ids in by_user.items():
             await notifications.delete_notifications(self._domain.pool, uid, ids)

@@ -10,7 +10,7 @@ from kizuna.core import storage
 from kizuna.runtime.nk import args
 from kizuna.runtime.nk.base import Area, api
 from kizuna.runtime.shapes import StorageAck, StorageObject
-from kizuna.wire import codec, encode, paging
+from kizuna.wire import codec, encode, fields, paging
 
 
 class StorageNk(Area):
@@ -19,7 +19,7 @@ class StorageNk(Area):
     async def storage_read(self, object_ids: Sequence[Mapping[str, Any]]) -> list[StorageObject]:
         """Objects by {"collection", "key", "user_id"} (user_id "" or None: the system user's);
         missing ones are left out. Permissions are not enforced."""
-        ids = [storage.ObjectId(args.text(o, "collection"), args.text(o, "key"),
+        ids = [storage.ObjectId(fields.text(o, "collection"), fields.text(o, "key"),
                                 args.owner(o.get("user_id")))
                for o in args.items(object_ids, "object_ids")]
         found = await storage.read_objects(self._domain.pool, None, ids)
@@ -34,12 +34,12 @@ class StorageNk(Area):
         for o in args.items(objects, "objects"):
             value = o.get("value")
             ops.append(storage.WriteOp(
-                collection=args.text(o, "collection"), key=args.text(o, "key"),
+                collection=fields.text(o, "collection"), key=fields.text(o, "key"),
                 value="" if value is None else codec.document_text(value, "value"),
                 user_id=args.owner(o.get("user_id")) or storage.SYSTEM_USER_ID,
-                version=args.text(o, "version"),
-                permission_read=args.permission(o, "permission_read"),
-                permission_write=args.permission(o, "permission_write")))
+                version=fields.text(o, "version"),
+                permission_read=fields.optional_integer(o, "permission_read"),
+                permission_write=fields.optional_integer(o, "permission_write")))
         acks = await storage.write_objects(self._domain.pool, ops, authoritative=True)
         return [cast(StorageAck, encode.storage_ack(a, full=True)) for a in acks]
 
@@ -58,7 +58,7 @@ class StorageNk(Area):
     async def storage_delete(self, object_ids: Sequence[Mapping[str, Any]]) -> None:
         """Delete objects {"collection", "key", "user_id", "version"}; with a version, it must
         match. One transaction."""
-        ids = [storage.ObjectId(args.text(o, "collection"), args.text(o, "key"),
-                                args.owner(o.get("user_id")), args.text(o, "version"))
+        ids = [storage.ObjectId(fields.text(o, "collection"), fields.text(o, "key"),
+                                args.owner(o.get("user_id")), fields.text(o, "version"))
                for o in args.items(object_ids, "object_ids")]
         await storage.delete_objects(self._domain.pool, None, ids)
