@@ -13,6 +13,7 @@ from kizuna.api import (
     custom,
     event,
     friends,
+    groups,
     health,
     notification,
     rpc,
@@ -28,7 +29,7 @@ from kizuna.wire.methods import api_key
 log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
-API_MODULES = (account, storage, channel, notification, event, friends)  # + groups
+API_MODULES = (account, storage, channel, notification, event, friends, groups)
 
 
 def served_methods() -> frozenset[str]:

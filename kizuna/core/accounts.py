@@ -19,6 +19,8 @@ import asyncpg
 import bcrypt
 import orjson
 
+from kizuna.core import chat, friends, groups
+from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.types import Account, User
 
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from kizuna.core.domain import Domain
     from kizuna.core.sessions import IssuedSession
 
-SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BCRYPT_ROUNDS = 10
 
@@ -266,25 +267,6 @@ async def refresh_session(domain: Domain, token: str, vars: dict[str, str] | Non
 
 # -- the account -------------------------------------------------------------------------------
 
-USER_COLUMNS = (
-    "u.id::text AS id, u.username, u.display_name, u.avatar_url, u.lang_tag, u.location, "
-    "u.timezone, u.metadata::text AS metadata, u.facebook_id, u.google_id, u.gamecenter_id, "
-    "u.steam_id, u.facebook_instant_game_id, u.apple_id, u.edge_count, u.create_time, "
-    "u.update_time")
-
-
-def user_from_row(row: asyncpg.Record, online: bool) -> User:
-    """A `User` from a row selected with USER_COLUMNS (any area that lists users uses it)."""
-    return User(
-        id=row["id"], username=row["username"], display_name=row["display_name"],
-        avatar_url=row["avatar_url"], lang_tag=row["lang_tag"], location=row["location"],
-        timezone=row["timezone"], metadata=row["metadata"], facebook_id=row["facebook_id"],
-        google_id=row["google_id"], gamecenter_id=row["gamecenter_id"], steam_id=row["steam_id"],
-        facebook_instant_game_id=row["facebook_instant_game_id"], apple_id=row["apple_id"],
-        edge_count=row["edge_count"], create_time=row["create_time"],
-        update_time=row["update_time"], online=online)
-
-
 async def get_account(domain: Domain, user_id: str) -> Account:
     """A user's account, with whether the user is online (on any node)."""
     row = await domain.pool.fetchrow(
@@ -344,19 +326,27 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
 
 
 async def delete_account(domain: Domain, user_id: str) -> bool:
-    """Delete a user: its sessions revoked (on every node), its sockets closed, then the user and
-    everything that cascades from it deleted, leaving a tombstone. False if absent."""
+    """Delete a user: its sessions revoked (on every node), its sockets closed, then, in one
+    transaction, its friends' edge counts lowered, its group memberships ended (a group whose
+    only superadmin it was is deleted), the user and everything that cascades from it deleted,
+    and a tombstone left. False if absent."""
     if user_id == SYSTEM_USER_ID:
         raise KizunaError(Code.INVALID_ARGUMENT, "Cannot delete the system user.")
     await domain.sessions.revoke_user(user_id)
     domain.sockets.disconnect_user(user_id, "account deleted")
     async with domain.pool.acquire() as conn, conn.transaction():
-        deleted = await conn.fetchval("DELETE FROM users WHERE id = $1 RETURNING id", user_id)
-        if deleted is None:
+        if not await conn.fetchval("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id):
             return False
+        await friends.remove_user(conn, user_id)
+        gone = await groups.remove_user(conn, user_id)
+        await conn.execute("DELETE FROM users WHERE id = $1", user_id)
         await conn.execute(
             "INSERT INTO user_tombstone (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE "
             "SET create_time = now()", user_id)
+    for gid, members in gone:
+        stream = chat.group_channel(gid)
+        for member in members:
+            domain.sockets.leave_stream(member, stream)
     return True
 
 

@@ -120,13 +120,18 @@ def dm_stream(user_id: str, other: str) -> Stream:
 
 
 async def dm_target(pool: asyncpg.Pool, user_id: str, target: Any) -> str:
-    """The other user of a direct message, checked: a valid, existing user other than the caller."""
+    """The other user of a direct message, checked: a valid, existing user other than the caller,
+    who has not blocked the caller."""
     other = _uuid_or_none(target) if isinstance(target, str) else None
     if other is None or other == NIL_UUID:
         raise invalid("Invalid user ID in direct message join")
     if other == user_id:
         raise invalid("Cannot open direct message channel with self")
-    if not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)", other):
+    # The other user must exist and must not have blocked the caller (friend state 3).
+    if not await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AND NOT EXISTS (SELECT 1 FROM "
+            "user_edge WHERE source_id = $1 AND destination_id = $2 AND state = 3)",
+            other, user_id):
         raise invalid("User ID not found")
     return other
 

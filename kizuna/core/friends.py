@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import asyncpg
 import orjson
 
-from kizuna.core.accounts import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.core.notifications import (
     CODE_FRIEND_ACCEPT,
     CODE_FRIEND_REMOVE,
     CODE_FRIEND_REQUEST,
     NewNotification,
 )
+from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import Friend, FriendList, FriendOfFriend, FriendsOfFriendsList
@@ -445,3 +445,11 @@ async def list_friends_of_friends(domain: Domain, user_id: str, limit: int,
         nxt = rows[limit]
         next_cursor = encode_cursor([nxt["referrer"], nxt["id"]])
     return FriendsOfFriendsList(items, next_cursor)
+
+
+async def remove_user(conn: asyncpg.Connection, user_id: str) -> None:
+    """Before a user is deleted (in the deleting transaction): every user with an edge to it
+    loses that edge from its count. The edges themselves go with the user (ON DELETE CASCADE)."""
+    await conn.execute(
+        "UPDATE users SET edge_count = GREATEST(edge_count - 1, 0) "
+        "WHERE id IN (SELECT source_id FROM user_edge WHERE destination_id = $1)", user_id)

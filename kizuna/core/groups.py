@@ -43,9 +43,9 @@ import asyncpg
 import orjson
 
 from kizuna.core import chat
-from kizuna.core.accounts import USER_COLUMNS, user_from_row
 from kizuna.core.notifications import CODE_GROUP_ADD, CODE_GROUP_JOIN_REQUEST, NewNotification
 from kizuna.core.streams import NIL_UUID
+from kizuna.core.users import USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import (
@@ -655,6 +655,19 @@ async def list_user_groups(pool: asyncpg.Pool, user_id: str, limit: int, state: 
 # -- listing and searching groups ----------------------------------------------------------------
 
 
+def _like_prefix(pattern: str) -> str:
+    """The literal text a LIKE pattern starts with (up to its first `%` or `_`; `\\` escapes)."""
+    out = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch in "%_":
+            break
+        if ch == "\\":
+            ch = next(chars, "")
+        out.append(ch)
+    return "".join(out)
+
+
 def _micros(t: datetime) -> int:
     return (t - _EPOCH) // _MICRO
 
@@ -711,6 +724,12 @@ async def list_groups(pool: asyncpg.Pool, limit: int, *, name: str = "", lang_ta
     if name:
         kind, shape = "n", (str, str)
         where.append(f'lower(g.name) COLLATE "C" LIKE lower({arg(name)}) COLLATE "C"')
+        # The pattern's literal prefix as an explicit range, so that the plan is an index range
+        # scan even when PostgreSQL plans the statement without looking at the pattern (a
+        # generic plan of a prepared statement cannot derive the range from LIKE $n).
+        low = arg(_like_prefix(name))
+        where.append(f'lower(g.name) COLLATE "C" >= lower({low}) COLLATE "C"')
+        where.append(f'lower(g.name) COLLATE "C" < (lower({low}) || chr(1114111)) COLLATE "C"')
         key = ['lower(g.name) COLLATE "C"', "g.id"]
         descending = False
     else:
@@ -763,3 +782,31 @@ __all__ = [
     "group_id", "join_group", "kick_group_users", "leave_group", "list_group_users",
     "list_groups", "list_user_groups", "promote_group_users", "update_group", "user_ids",
 ]
+
+
+async def remove_user(conn: asyncpg.Connection, user_id: str) -> list[tuple[str, list[str]]]:
+    """Before a user is deleted (in the deleting transaction), as Nakama does: the user leaves
+    every group; a group whose only superadmin it was is deleted with all its memberships.
+    Returns the deleted groups with their remaining members (whose sockets leave the channel)."""
+    rows = await conn.fetch(
+        "SELECT e.source_id::text AS gid, e.state, (SELECT count(*) FROM group_edge o "
+        "WHERE o.source_id = e.source_id AND o.state = 0 AND o.destination_id <> $1) AS others "
+        "FROM group_edge e WHERE e.destination_id = $1 "
+        "AND EXISTS (SELECT 1 FROM groups g WHERE g.id = e.source_id) FOR UPDATE OF e", user_id)
+    deleted: list[tuple[str, list[str]]] = []
+    for r in rows:
+        gid = r["gid"]
+        if r["state"] == SUPERADMIN and r["others"] == 0:
+            members = await conn.fetch(
+                "DELETE FROM group_edge WHERE source_id = $1 OR destination_id = $1 "
+                "RETURNING source_id::text AS source_id, destination_id::text AS member, state",
+                gid)
+            await conn.execute("DELETE FROM groups WHERE id = $1", gid)
+            deleted.append((gid, [m["member"] for m in members
+                                  if m["source_id"] == gid and m["member"] != user_id
+                                  and m["state"] <= MEMBER]))
+            continue
+        await _delete_edges(conn, gid, user_id)
+        if r["state"] <= MEMBER:
+            await _count(conn, gid, -1)
+    return deleted

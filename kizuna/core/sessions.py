@@ -14,6 +14,7 @@ fallback, so a revoked token stays revoked after a restart and on every node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -177,7 +178,8 @@ class SessionStore:
         self.single_session = cfg.session.single_session
         self.revoked = Revocations()
         self._last_poll: Any = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener: Any = None  # a pooled connection kept for LISTEN
+        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -204,16 +206,53 @@ class SessionStore:
                 await listener.remove_listener(CHANNEL, self._on_notify)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
-            await self.pool.release(listener)
+            await self._discard(listener)
 
     async def _listen(self) -> None:
-        try:
-            conn = await self.pool.acquire()
-        except (OSError, asyncpg.PostgresError):
+        """Take a dedicated connection out of the pool and LISTEN on it. When the database drops
+        it (failover, pg_terminate_backend), the poll loop is woken and listens again. Idle pooled
+        connections may be dead too (the pool finds out on use): try a few."""
+        for _ in range(4):
+            try:
+                conn = await self.pool.acquire()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("session revocation listener: no connection",
+                            extra={"error": str(exc)})
+                return
+            try:
+                await conn.add_listener(CHANNEL, self._on_notify)
+                conn.add_termination_listener(self._on_listener_lost)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.debug("session revocation listener: connection unusable",
+                          extra={"error": str(exc)})
+                await self._discard(conn)
+                continue
+            self._listener = conn
             return
-        # A dedicated connection, taken out of the pool for good.
-        self._listener = conn
-        await conn.add_listener(CHANNEL, self._on_notify)
+
+    def _on_listener_lost(self, conn: Any) -> None:
+        self._wake.set()
+
+    async def _discard(self, conn: Any) -> None:
+        """Give a broken listening connection back to the pool, which replaces it."""
+        with contextlib.suppress(Exception):
+            conn.terminate()
+        with contextlib.suppress(Exception):
+            await self.pool.release(conn)
+
+    async def _check_listener(self) -> None:
+        conn = self._listener
+        if conn is not None:
+            try:
+                alive = not conn.is_closed()
+            except asyncpg.InterfaceError:  # the pool took the lost connection back already
+                alive = False
+            if alive:
+                return
+            self._listener = None
+            log.warning("session revocation listener lost; listening again")
+            await self._discard(conn)
+        await self._listen()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         now = time.time()
@@ -223,8 +262,18 @@ class SessionStore:
                 self.revoked.add(tid, float(exp or now + 86400))
 
     async def _poll_loop(self) -> None:
+        """Every few seconds (or at once when the listening connection is lost): make sure a
+        LISTEN is in place, then read the revocations recorded since the last poll, so nothing
+        missed while no LISTEN was active is lost."""
         while True:
-            await asyncio.sleep(_POLL_SEC)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_POLL_SEC):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._check_listener()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("session revocation listener failed", extra={"error": str(exc)})
             try:
                 rows = await self.pool.fetch(
                     "SELECT token_id::text AS tid, extract(epoch FROM expire_time) AS exp, "
@@ -234,11 +283,6 @@ class SessionStore:
                     if r["revoke_time"] > self._last_poll:
                         self._last_poll = r["revoke_time"]
                 self.revoked.prune(time.time())
-                if self._listener is not None and self._listener.is_closed():
-                    await self.pool.release(self._listener)
-                    self._listener = None
-                if self._listener is None:
-                    await self._listen()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("session revocation poll failed", extra={"error": str(exc)})
 
@@ -277,12 +321,16 @@ class SessionStore:
         """A new token pair for the same session: same `tid` and `iat`, fresh expiries."""
         issued = self.tokens.issue(old.user_id, username, old.vars if vars is None else vars,
                                    token_id=old.token_id, issued_at=old.issued_at)
+        # The record lives as long as the longest-lived token of the session ever issued (a
+        # session token may outlive the refresh token, and an earlier one may outlive a later
+        # one): a revocation is kept, and enforced, until every token it covers has expired.
         await conn.execute(
             "INSERT INTO user_session (token_id, user_id, expire_time) "
             "VALUES ($1, $2, to_timestamp($3)) "
-            "ON CONFLICT (token_id) DO UPDATE SET expire_time = EXCLUDED.expire_time "
+            "ON CONFLICT (token_id) DO UPDATE "
+            "SET expire_time = GREATEST(user_session.expire_time, EXCLUDED.expire_time) "
             "WHERE user_session.revoke_time IS NULL", issued.token_id, old.user_id,
-            issued.refresh_expires_at)
+            max(issued.refresh_expires_at, issued.expires_at))
         return issued
 
     # -- revoking ------------------------------------------------------------------------------

@@ -108,6 +108,31 @@ class FriendOfFriend(TypedDict):
     user: User
 
 
+class Group(TypedDict):
+    id: str
+    creator_id: str
+    name: str
+    description: str
+    lang_tag: str
+    metadata: dict[str, Any]
+    avatar_url: str
+    open: bool
+    edge_count: int
+    max_count: int
+    create_time: str
+    update_time: str
+
+
+class GroupUser(TypedDict):
+    user: User
+    state: int  # 0 superadmin, 1 admin, 2 member, 3 join request, 4 banned
+
+
+class UserGroup(TypedDict):
+    group: Group
+    state: int
+
+
 class AccountExport(TypedDict):
     account: Account
     objects: list[StorageObject]

@@ -29,19 +29,23 @@ from kizuna.runtime.shapes import (
     ChannelMessageList,
     Friend,
     FriendOfFriend,
+    Group,
+    GroupUser,
     Notification,
     StorageAck,
     StorageObject,
     TokenResult,
     User,
+    UserGroup,
 )
 
 __all__ = [
     "Account", "AccountExport", "AfterHook", "AsyncNk", "AuthResult", "BeforeHook",
     "ChannelMessage", "ChannelMessageList", "Context", "EventFunction", "Friend",
-    "FriendOfFriend", "HttpFunction",
+    "FriendOfFriend", "Group", "GroupUser", "HttpFunction",
     "HttpRequest", "HttpResponse", "Initializer", "Logger", "Nk", "Notification", "RpcFunction",
     "ShutdownFunction", "StorageAck", "StorageObject", "TokenResult", "User",
+    "UserGroup",
 ]
 
 # Function shapes (a plain function, or a coroutine function: the result may be awaitable).

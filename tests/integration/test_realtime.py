@@ -943,3 +943,118 @@ async def test_online_flag_and_logout_closes_sockets(server) -> None:
             msg = await ws.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE
         assert (msg.data, msg.extra) == (1000, "session revoked")
+
+
+# -- group chat ----------------------------------------------------------------------------------
+
+
+async def test_group_channel_membership_and_system_messages(world: World):
+    api = world.api
+    owner, member, outsider, late = [await world.player() for _ in range(4)]
+    g = assert_ok(await api.post("/v2/group", owner.token, {"name": f"chat-{uuid.uuid4().hex[:8]}",
+                                                            "open": True}))
+    gid = g["id"]
+    channel_id = f"3.{gid}.."
+    assert_ok(await api.post(f"/v2/group/{gid}/join", member.token))
+    o, m, x = [await world.connect(p) for p in (owner, member, outsider)]
+
+    # Members only (a join request is not a member).
+    assert (await x.request("channel_join", {"target": gid, "type": 3}))["error"] == {
+        "code": 3, "message": "Group not found"}
+    r = await o.request("channel_join", {"target": gid, "type": 3})
+    o_sid = r["channel"]["self"]["session_id"]
+    assert r["channel"] == {"id": channel_id, "self": presence(owner, o_sid, persistence=True),
+                            "group_id": gid}
+    r = await m.request("channel_join", {"target": gid, "type": 3})
+    m_sid = r["channel"]["self"]["session_id"]
+    assert r["channel"]["presences"] == [presence(owner, o_sid, persistence=True)]
+    await o.push("channel_presence_event")
+
+    # A chat message reaches both; its history is for members.
+    ack = await m.request("channel_message_send", {"channel_id": channel_id, "content": '{"hi":1}'})
+    assert ack["channel_message_ack"]["group_id"] == gid
+    await o.push("channel_message")
+    await m.push("channel_message")
+
+    # Membership changes appear in the channel as Nakama's messages.
+    assert_ok(await api.post(f"/v2/group/{gid}/join", late.token))
+    joined = await o.push("channel_message", where=lambda b: b["code"] == 3)
+    assert {k: joined[k] for k in ("channel_id", "code", "sender_id", "username", "content",
+                                   "persistent", "group_id")} == {
+        "channel_id": channel_id, "code": 3, "sender_id": late.uid, "username": late.username,
+        "content": "{}", "persistent": True, "group_id": gid}
+    await m.push("channel_message", where=lambda b: b["code"] == 3)
+    r = await api.call("POST", f"/v2/group/{gid}/promote", auth=f"Bearer {owner.token}",
+                       params={"user_ids": late.uid})
+    assert_ok(r)
+    promoted = await o.push("channel_message", where=lambda b: b["code"] == 7)
+    assert (promoted["sender_id"], promoted["username"]) == (late.uid, late.username)
+    r = await api.call("POST", f"/v2/group/{gid}/demote", auth=f"Bearer {owner.token}",
+                       params={"user_ids": late.uid})
+    assert (await o.push("channel_message", where=lambda b: b["code"] == 9))["sender_id"] == late.uid
+
+    # A kicked member gets the kick message, leaves the channel at once and hears no more.
+    r = await api.call("POST", f"/v2/group/{gid}/kick", auth=f"Bearer {owner.token}",
+                       params={"user_ids": member.uid})
+    assert_ok(r)
+    kicked = await m.push("channel_message", where=lambda b: b["code"] == 6)
+    assert (kicked["sender_id"], kicked["username"]) == (member.uid, member.username)
+    m.pushes.clear()  # what came before the kick
+    assert await o.push("channel_presence_event", where=lambda b: "leaves" in b) == {
+        "channel_id": channel_id, "leaves": [presence(member, m_sid, persistence=True)],
+        "group_id": gid}
+    await o.request("channel_message_send", {"channel_id": channel_id, "content": '{"after":1}'})
+    await o.push("channel_message", where=lambda b: b["content"] == '{"after":1}')
+    await m.no_push("channel_message")
+    r = await m.request("channel_message_send", {"channel_id": channel_id, "content": "{}"})
+    assert r["error"] == {"code": 3, "message": "Must join channel before sending messages"}
+    assert (await m.request("channel_join", {"target": gid, "type": 3}))["error"] == {
+        "code": 3, "message": "Group not found"}
+
+    # History: members only; the system messages are in it.
+    assert_error(await api.get(f"/v2/channel/{channel_id}", member.token), 400, 3,
+                 "Group not found.")
+    assert_error(await api.get(f"/v2/channel/{channel_id}", outsider.token), 400, 3,
+                 "Group not found.")
+    hist = assert_ok(await api.get(f"/v2/channel/{channel_id}", owner.token,
+                                   params={"limit": 100, "forward": "true"}))
+    assert [(h["code"], h["sender_id"]) for h in hist["messages"]] == [
+        (3, member.uid), (0, member.uid), (3, late.uid), (7, late.uid), (9, late.uid),
+        (6, member.uid), (0, owner.uid)]
+    assert all(h["group_id"] == gid for h in hist["messages"])
+
+
+async def test_group_ban_and_leave_take_sockets_off_the_channel(world: World):
+    api = world.api
+    owner, member, quitter = [await world.player() for _ in range(3)]
+    g = assert_ok(await api.post("/v2/group", owner.token, {"name": f"ban-{uuid.uuid4().hex[:8]}",
+                                                            "open": True}))
+    gid = g["id"]
+    channel_id = f"3.{gid}.."
+    for p in (member, quitter):
+        assert_ok(await api.post(f"/v2/group/{gid}/join", p.token))
+    o, m, q = [await world.connect(p) for p in (owner, member, quitter)]
+    m2 = await world.connect(member)  # every socket of a banned user leaves
+    for s in (o, m, q, m2):
+        assert "channel" in await s.request("channel_join", {"target": gid, "type": 3})
+
+    assert_ok(await api.call("POST", f"/v2/group/{gid}/ban", auth=f"Bearer {owner.token}",
+                             params={"user_ids": member.uid}))
+    banned = await o.push("channel_message", where=lambda b: b["code"] == 8)
+    assert (banned["sender_id"], banned["username"], banned["content"]) == (
+        member.uid, member.username, "{}")
+    assert_ok(await api.post(f"/v2/group/{gid}/leave", quitter.token))
+    left = await o.push("channel_message", where=lambda b: b["code"] == 5)
+    assert (left["sender_id"], left["username"]) == (quitter.uid, quitter.username)
+    await o.request("channel_message_send", {"channel_id": channel_id, "content": '{"x":2}'})
+    await o.push("channel_message", where=lambda b: b["content"] == '{"x":2}')
+    for s, code in ((m, 8), (m2, 8), (q, 5)):  # the last message each got is its own removal
+        await s.push("channel_message", where=lambda b, c=code: b["code"] == c)
+        s.pushes.clear()
+    await o.request("channel_message_send", {"channel_id": channel_id, "content": '{"x":3}'})
+    await o.push("channel_message", where=lambda b: b["content"] == '{"x":3}')
+    for s in (m, m2, q):
+        await s.no_push("channel_message", wait=0.1)
+    for s in (m, m2, q):
+        r = await s.request("channel_message_send", {"channel_id": channel_id, "content": "{}"})
+        assert r["error"]["message"] == "Must join channel before sending messages"

@@ -494,7 +494,7 @@ def test_kizuna_check(tmp_path):
     assert ("ok kz_async_init: rpc: async_init; init_module stopped at nk.storage_write()"
             in r.stdout)
     assert "ok kz_test_module: rpc: burn, crash," in r.stdout
-    assert "4 module(s) loaded" in r.stdout
+    assert "5 module(s) loaded" in r.stdout  # with kz_groups (the groups nk test module)
 
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -581,3 +581,29 @@ async def _eq(awaitable, expected) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_nk_groups(api, rt):
+    p, q = await player(api), await player(api)
+    status, body = await rpc(api, "nk_groups_sync", json.dumps({"other": q["user_id"]}),
+                             token=p["token"])
+    assert status == 200, body
+    out = json.loads(body["payload"])
+    g = out["group"]
+    assert (g["creator_id"], g["lang_tag"], g["open"], g["max_count"], g["edge_count"],
+            g["metadata"], g["description"]) == (p["user_id"], "nk", False, 5, 1, {"tier": 1}, "")
+    assert out["users"] == [[p["user_id"], 0], [q["user_id"], 1]] and out["cursor"] is None
+    # The added user was notified (-4).
+    notes = assert_ok(await api.get("/v2/notification", q["token"]))["notifications"]
+    assert [n["code"] for n in notes] == [-4]
+
+    status, body = await rpc(api, "nk_groups_async",
+                             json.dumps({"group_id": g["id"], "other": q["user_id"]}),
+                             token=p["token"])
+    assert status == 200, body
+    out = json.loads(body["payload"])
+    assert g["id"] in out["found"]
+    assert (out["description"], out["open"], out["metadata"]) == ("from nk", True, {"tier": 1})
+    assert out["mine"] == [[g["id"], 1]]
+    assert out["refused"] == "Group not found or permission denied."  # a member now
+    assert out["banned"] == [q["user_id"]] and out["after_delete"] == []

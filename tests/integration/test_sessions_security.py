@@ -7,14 +7,17 @@ beyond Nakama's per-node, in-memory deny-list).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
 import uuid
 
 import aiohttp
+import asyncpg
 import pytest
 
+from tests.conftest import PG
 from tests.integration.nakama_http import (
     REFRESH_ENCRYPTION_KEY,
     Api,
@@ -268,3 +271,87 @@ async def test_single_session(server_factory, db_address, http):
     assert_error(await api.get("/v2/account", refreshed["token"]), 401, 16, AUTH_INVALID)
     assert_ok(await api.get("/v2/account", third["token"]))
     assert_ok(await api.get("/v2/account", other_user["token"]))
+
+
+async def test_revocation_holds_until_the_token_expires(server_factory, db_address, http):
+    """A session token that outlives its refresh token (token_expiry_sec > refresh_token_expiry_sec)
+    stays revoked until its own expiry: after a refresh, after the refresh token's expiry and after
+    the node prunes expired revocations; and a logout-all after the refresh token expired still
+    reaches it."""
+    srv = start(server_factory, db_address, "--session.token_expiry_sec", "30",
+                "--session.refresh_token_expiry_sec", "2")
+    api = Api(srv.url, http)
+    logged_out = await login(api)
+    logged_out = assert_ok(await api.refresh(logged_out["refresh_token"]))
+    assert_ok(await api.post("/v2/session/logout", logged_out["token"],
+                             {"token": logged_out["token"]}), {})
+    everywhere = await login(api, "user-logging-out-late")
+    everywhere = assert_ok(await api.refresh(everywhere["refresh_token"]))
+    refresh_exp = claims(everywhere["refresh_token"])["exp"]
+    assert claims(everywhere["token"])["exp"] > refresh_exp + 20
+
+    async def refresh_expired():
+        r = await api.refresh(everywhere["refresh_token"])
+        return r if r.status == 401 else None
+
+    await poll(refresh_expired, timeout=10)
+    # The session token still works: only the refresh token has expired.
+    assert_ok(await api.get("/v2/account", everywhere["token"]))
+    assert_ok(await api.post("/v2/session/logout", everywhere["token"]), {})
+    # Past the refresh tokens' expiry and past a revocation poll (which prunes what has expired).
+    await asyncio.sleep(6)
+    for token in (logged_out["token"], everywhere["token"]):
+        assert_error(await api.get("/v2/account", token), 401, 16, AUTH_INVALID)
+    srv.stop()
+    again = start(server_factory, db_address)  # and after a restart, from the database alone
+    api = Api(again.url, http)
+    for token in (logged_out["token"], everywhere["token"]):
+        assert_error(await api.get("/v2/account", token), 401, 16, AUTH_INVALID)
+
+
+async def test_revocations_reach_a_node_whose_database_connections_were_terminated(
+        server_factory, db_address, http):
+    """The database drops every connection of a node (failover, pg_terminate_backend): the node
+    serves again, LISTENs again by itself, and a logout on another node reaches it at once."""
+    node_a = start(server_factory, db_address)
+    node_b = start(server_factory, db_address)
+    a, b = Api(node_a.url, http), Api(node_b.url, http)
+    s = await login(a)
+    assert_ok(await b.get("/v2/account", s["token"]))
+    dbname = db_address.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(f"postgresql://{PG}/{dbname}")
+    try:
+        listening = "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'"
+        before = {r["pid"] for r in await conn.fetch(listening, dbname)}
+        assert len(before) == 2  # one listening connection per node
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 "
+            "AND pid <> pg_backend_pid()", dbname)
+
+        async def listening_again():
+            now = {r["pid"] for r in await conn.fetch(listening, dbname)}
+            return now if len(now) == 2 and not now & before else None
+
+        try:
+            await poll(listening_again, timeout=15)
+        except AssertionError:
+            print(node_b.log()[-3000:])
+            raise
+    finally:
+        await conn.close()
+
+    async def serves(api):
+        r = await api.get("/v2/account", s["token"])
+        return r if r.status == 200 else None
+
+    await poll(lambda: serves(b), timeout=15)
+    await poll(lambda: serves(a), timeout=15)
+    t0 = time.monotonic()
+    assert_ok(await a.post("/v2/session/logout", s["token"], {"token": s["token"]}), {})
+
+    async def rejected_on_b():
+        r = await b.get("/v2/account", s["token"])
+        return r if r.status == 401 else None
+
+    assert_error(await poll(rejected_on_b, timeout=4), 401, 16, AUTH_INVALID)
+    assert time.monotonic() - t0 < 4  # NOTIFY, not the 5-second poll

@@ -15,11 +15,14 @@ from kizuna.runtime.shapes import (
     ChannelMessageList,
     Friend,
     FriendOfFriend,
+    Group,
+    GroupUser,
     Notification,
     StorageAck,
     StorageObject,
     TokenResult,
     User,
+    UserGroup,
 )
 
 class Nk(UtilityNk):
@@ -275,3 +278,111 @@ class Nk(UtilityNk):
         metadata: Mapping[str, Any] | str | None,
     ) -> None:
         """Replace the metadata of the user's edge to another user (a dict, or JSON text)."""
+
+    def group_create(
+        self,
+        user_id: str,
+        name: str,
+        creator_id: str | None = None,
+        lang_tag: str | None = None,
+        description: str | None = None,
+        avatar_url: str | None = None,
+        open: bool = False,
+        metadata: Mapping[str, Any] | str | None = None,
+        max_count: int = 100,
+    ) -> Group:
+        """A new group with `user_id` as its superadmin; `creator_id` defaults to `user_id`."""
+
+    def group_update(
+        self,
+        group_id: str,
+        user_id: str | None = None,
+        name: str | None = None,
+        creator_id: str | None = None,
+        lang_tag: str | None = None,
+        description: str | None = None,
+        avatar_url: str | None = None,
+        open: bool | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        max_count: int | None = None,
+    ) -> None:
+        """Change the given fields (None: unchanged; "" clears a description or avatar URL). With
+        a `user_id`, that user must be an admin or superadmin of the group."""
+
+    def group_delete(self, group_id: str) -> None:
+        """Delete a group and its memberships (an absent group is no error)."""
+
+    def groups_get_id(self, group_ids: Sequence[str]) -> list[Group]:
+        """Groups by id; unknown ones are left out."""
+
+    def group_users_list(
+        self,
+        group_id: str,
+        limit: int = 100,
+        state: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[GroupUser], str | None]:
+        """One page of a group's users `{"user", "state"}` (only `state` when given; banned users
+        only then) and the next page's cursor (None at the end)."""
+
+    def user_groups_list(
+        self,
+        user_id: str,
+        limit: int = 100,
+        state: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[UserGroup], str | None]:
+        """One page of a user's groups `{"group", "state"}` and the next page's cursor."""
+
+    def groups_list(
+        self,
+        name: str | None = None,
+        lang_tag: str | None = None,
+        members: int | None = None,
+        open: bool | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[Group], str | None]:
+        """One page of groups and the next page's cursor: by `name` (a LIKE pattern, `abc%` for a
+        prefix; alone), or by any of `lang_tag`, `members` (at most that many) and `open`."""
+
+    def group_users_add(
+        self,
+        group_id: str,
+        user_ids: Sequence[str],
+        caller_id: str | None = None,
+    ) -> None:
+        """Add users as members (accepting join requests); each gets notification -4."""
+
+    def group_users_kick(
+        self,
+        group_id: str,
+        user_ids: Sequence[str],
+        caller_id: str | None = None,
+    ) -> None:
+        """Remove users from a group (the last superadmin stays); their sockets leave its
+        channel."""
+
+    def group_users_ban(
+        self,
+        group_id: str,
+        user_ids: Sequence[str],
+        caller_id: str | None = None,
+    ) -> None:
+        """Ban users from a group (they leave it and cannot join again until kicked)."""
+
+    def group_users_promote(
+        self,
+        group_id: str,
+        user_ids: Sequence[str],
+        caller_id: str | None = None,
+    ) -> None:
+        """Raise users one role (join request -> member -> admin -> superadmin)."""
+
+    def group_users_demote(
+        self,
+        group_id: str,
+        user_ids: Sequence[str],
+        caller_id: str | None = None,
+    ) -> None:
+        """Lower users one role (superadmin -> admin -> member; never the last superadmin)."""

@@ -1,0 +1,143 @@
+"""nk: groups (kizuna/core/groups.py), by Nakama's runtime names and parameters (as the Lua and
+JavaScript runtimes order them). The same rules as the REST API; a `caller_id` (or `user_id`
+for `group_update`) of None acts with authority, as a superadmin of every group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from kizuna.core import groups
+from kizuna.errors import invalid
+from kizuna.runtime.nk import args
+from kizuna.runtime.nk.base import Area, api
+from kizuna.runtime.shapes import Group, GroupUser, UserGroup
+from kizuna.wire import codec, encode, paging
+
+
+def _metadata(value: Mapping[str, Any] | str | None) -> str | None:
+    return None if value is None else codec.document_text(value, "metadata")
+
+
+def _caller(value: str | None) -> str | None:
+    return args.user_id(value) if value else None
+
+
+def _state(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value <= groups.BANNED:
+        raise invalid("Invalid state - state must be between 0 and 4.")
+    return value
+
+
+class GroupsNk(Area):
+
+    @api
+    async def group_create(self, user_id: str, name: str, creator_id: str | None = None,
+                           lang_tag: str | None = None, description: str | None = None,
+                           avatar_url: str | None = None, open: bool = False,
+                           metadata: Mapping[str, Any] | str | None = None,
+                           max_count: int = 100) -> Group:
+        """A new group with `user_id` as its superadmin; `creator_id` defaults to `user_id`."""
+        group = await groups.create_group(
+            self._domain.pool, args.user_id(user_id), name,
+            creator_id=_caller(creator_id), lang_tag=lang_tag or "",
+            description=description or "", avatar_url=avatar_url or "", open=bool(open),
+            metadata=_metadata(metadata), max_count=max_count)
+        return cast(Group, encode.group(group, full=True))
+
+    @api
+    async def group_update(self, group_id: str, user_id: str | None = None,
+                           name: str | None = None, creator_id: str | None = None,
+                           lang_tag: str | None = None, description: str | None = None,
+                           avatar_url: str | None = None, open: bool | None = None,
+                           metadata: Mapping[str, Any] | str | None = None,
+                           max_count: int | None = None) -> None:
+        """Change the given fields (None: unchanged; "" clears a description or avatar URL). With
+        a `user_id`, that user must be an admin or superadmin of the group."""
+        await groups.update_group(
+            self._domain.pool, groups.group_id(group_id), _caller(user_id), name=name,
+            creator_id=_caller(creator_id), lang_tag=lang_tag, description=description,
+            avatar_url=avatar_url, open=open, metadata=_metadata(metadata), max_count=max_count)
+
+    @api
+    async def group_delete(self, group_id: str) -> None:
+        """Delete a group and its memberships (an absent group is no error)."""
+        await groups.delete_group(self._domain, groups.group_id(group_id), None)
+
+    @api
+    async def groups_get_id(self, group_ids: Sequence[str]) -> list[Group]:
+        """Groups by id; unknown ones are left out."""
+        ids = [groups.group_id(g) for g in args.strings(group_ids, "group_ids")]
+        found = await groups.get_groups(self._domain.pool, ids)
+        return [cast(Group, encode.group(g, full=True)) for g in found]
+
+    @api
+    async def group_users_list(self, group_id: str, limit: int = 100, state: int | None = None,
+                               cursor: str | None = None) -> tuple[list[GroupUser], str | None]:
+        """One page of a group's users `{"user", "state"}` (only `state` when given; banned users
+        only then) and the next page's cursor (None at the end)."""
+        page = await groups.list_group_users(
+            self._domain, groups.group_id(group_id), paging.limit(limit, default=100),
+            _state(state), cursor or None)
+        return ([cast(GroupUser, encode.group_user(u, full=True)) for u in page.group_users],
+                page.cursor)
+
+    @api
+    async def user_groups_list(self, user_id: str, limit: int = 100, state: int | None = None,
+                               cursor: str | None = None) -> tuple[list[UserGroup], str | None]:
+        """One page of a user's groups `{"group", "state"}` and the next page's cursor."""
+        page = await groups.list_user_groups(
+            self._domain.pool, args.user_id(user_id), paging.limit(limit, default=100),
+            _state(state), cursor or None)
+        return ([cast(UserGroup, encode.user_group(g, full=True)) for g in page.user_groups],
+                page.cursor)
+
+    @api
+    async def groups_list(self, name: str | None = None, lang_tag: str | None = None,
+                          members: int | None = None, open: bool | None = None, limit: int = 100,
+                          cursor: str | None = None) -> tuple[list[Group], str | None]:
+        """One page of groups and the next page's cursor: by `name` (a LIKE pattern, `abc%` for a
+        prefix; alone), or by any of `lang_tag`, `members` (at most that many) and `open`."""
+        page = await groups.list_groups(
+            self._domain.pool, paging.limit(limit, default=100), name=name or "",
+            lang_tag=lang_tag or "", members=members, open=open, cursor=cursor or None)
+        return [cast(Group, encode.group(g, full=True)) for g in page.groups], page.cursor
+
+    async def _users(self, use_case: Any, group_id: str, user_ids: Sequence[str],
+                     caller_id: str | None) -> None:
+        ids = groups.user_ids(args.strings(user_ids, "user_ids"))
+        if ids:
+            await use_case(self._domain, _caller(caller_id), groups.group_id(group_id), ids)
+
+    @api
+    async def group_users_add(self, group_id: str, user_ids: Sequence[str],
+                              caller_id: str | None = None) -> None:
+        """Add users as members (accepting join requests); each gets notification -4."""
+        await self._users(groups.add_group_users, group_id, user_ids, caller_id)
+
+    @api
+    async def group_users_kick(self, group_id: str, user_ids: Sequence[str],
+                               caller_id: str | None = None) -> None:
+        """Remove users from a group (the last superadmin stays); their sockets leave its
+        channel."""
+        await self._users(groups.kick_group_users, group_id, user_ids, caller_id)
+
+    @api
+    async def group_users_ban(self, group_id: str, user_ids: Sequence[str],
+                              caller_id: str | None = None) -> None:
+        """Ban users from a group (they leave it and cannot join again until kicked)."""
+        await self._users(groups.ban_group_users, group_id, user_ids, caller_id)
+
+    @api
+    async def group_users_promote(self, group_id: str, user_ids: Sequence[str],
+                                  caller_id: str | None = None) -> None:
+        """Raise users one role (join request -> member -> admin -> superadmin)."""
+        await self._users(groups.promote_group_users, group_id, user_ids, caller_id)
+
+    @api
+    async def group_users_demote(self, group_id: str, user_ids: Sequence[str],
+                                 caller_id: str | None = None) -> None:
+        """Lower users one role (superadmin -> admin -> member; never the last superadmin)."""
+        await self._users(groups.demote_group_users, group_id, user_ids, caller_id)
