@@ -57,7 +57,8 @@ class BenchServer:
     """`kizuna server` on a fresh database of the local PostgreSQL; dropped afterwards."""
 
     def __init__(self, port: int = 17350, extra: list[str] | None = None,
-                 needs_wrk: bool = True) -> None:
+                 needs_wrk: bool = True, kizuna: str = KIZUNA) -> None:
+        self.kizuna = kizuna
         self.port = port
         self.db = f"kzbench_{uuid.uuid4().hex[:10]}"
         self.extra = extra or []
@@ -69,7 +70,7 @@ class BenchServer:
             sys.exit("bench: wrk is required (apt-get install wrk)")
         self.log = tempfile.NamedTemporaryFile(prefix="kizuna-bench-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            [KIZUNA, "server", "--migrate", "--database.address", f"{PG}/{self.db}",
+            [self.kizuna, "server", "--migrate", "--database.address", f"{PG}/{self.db}",
              "--socket.port", str(self.port), "--session.token_expiry_sec", "7200",
              "--logger.level", "warn", *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp())

@@ -65,6 +65,11 @@ class SocketConfig:
     ping_backoff_threshold: int = _f(20, min=1)
     outgoing_queue_size: int = _f(64, min=1)
     close_ack_wait_ms: int = _f(2000, min=0)
+    # Kizuna's own (Nakama has none): how many chat channels (rooms, groups, direct chats) and
+    # relayed matches one socket may be in at once. A game never nears them; a client creating
+    # matches in a loop does, and gets an error envelope instead of growing the node's memory.
+    max_channels_per_socket: int = _f(100, min=1)
+    max_matches_per_socket: int = _f(100, min=1)
     proxy_count: int = _f(1, min=0)
     response_headers: list[str] = _f([])
     ssl_certificate: str = _f("")

@@ -15,6 +15,7 @@ import asyncpg
 from aiohttp import web
 
 from kizuna.api.app import build_app, served_methods
+from kizuna.api.http_server import AppRunner
 from kizuna.config import Config
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress, mask_password
@@ -125,7 +126,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         except LoadFailed as exc:
             raise StartupError(str(exc)) from None
         app = build_app(services)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+        runner = AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=max(cfg.shutdown_grace_sec - cfg.shutdown_drain_sec, 1))
         await runner.setup()
         site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from aiohttp import web
 from aiohttp.web_response import ContentCoding
 
@@ -16,10 +17,13 @@ from kizuna.api import (
     groups,
     health,
     notification,
+    openapi,
     rpc,
     storage,
 )
 from kizuna.api.app_keys import SERVICES
+from kizuna.api.codec import BODY_ERRORS, UnreadableBody, body_error
+from kizuna.api.endpoint import Endpoint
 from kizuna.api.errors import error_response
 from kizuna.errors import Code, KizunaError
 from kizuna.realtime import socket
@@ -30,6 +34,11 @@ log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
 API_MODULES = (account, storage, channel, notification, event, friends, groups)
+
+
+def endpoints() -> list[Endpoint]:
+    """Every /v2 REST endpoint of the table (what the OpenAPI description describes)."""
+    return [e for m in API_MODULES for e in m.ENDPOINTS]
 
 
 def served_methods() -> frozenset[str]:
@@ -50,6 +59,10 @@ async def transport_middleware(request: web.Request, handler):
         return web.Response(status=200, headers=CORS_HEADERS)
     try:
         resp = await handler(request)
+    except UnreadableBody as err:
+        resp = _unreadable(request, err)
+    except BODY_ERRORS as exc:  # a body read elsewhere (rpc, custom routes) that aiohttp refused
+        resp = _unreadable(request, UnreadableBody(body_error(exc)))
     except KizunaError as err:
         resp = error_response(err)
     except web.HTTPNotFound:
@@ -62,6 +75,13 @@ async def transport_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         resp = error_response(KizunaError(_code_for_status(exc.status), exc.reason))
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
+            asyncpg.OperatorInterventionError, ConnectionError) as exc:
+        # The database connection was lost under the request (a terminated backend, a restart):
+        # the pool reconnects for the next one. A fault, not a bug: one line, no traceback.
+        log.error("database connection lost", extra={"path": request.path,
+                                                     "method": request.method, "error": str(exc)})
+        resp = error_response(KizunaError(Code.UNAVAILABLE, "Database unavailable, try again."))
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         resp = error_response(KizunaError(Code.INTERNAL, "Internal Server Error"))
@@ -71,6 +91,16 @@ async def transport_middleware(request: web.Request, handler):
     coding = _response_coding(request)
     if isinstance(resp, web.Response) and resp.body is not None and coding is not None:
         resp.enable_compression(coding)
+    return resp
+
+
+def _unreadable(request: web.Request, err: UnreadableBody) -> web.Response:
+    """The answer to a body aiohttp could not decode. The rest of it cannot be skipped (aiohttp
+    would try, fail again and log a traceback): the body is marked read and the connection closes
+    after the answer."""
+    request.content.feed_eof()
+    resp = error_response(err)
+    resp.force_close()
     return resp
 
 
@@ -102,6 +132,7 @@ def build_app(services: Services) -> web.Application:
     health.register(app)
     for module in API_MODULES:
         module.register(app)
+    openapi.register(app, endpoints())
     rpc.register(app)
     socket.register(app, services.realtime)
     return app

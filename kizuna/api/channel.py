@@ -14,7 +14,7 @@ from kizuna.wire import encode, fields, paging
 
 async def parse_list(request: web.Request) -> dict[str, Any]:
     q = request.query
-    return {"channel_id": request.match_info["channel_id"],
+    return {"channel_id": fields.path(request.match_info, "channel_id"),
             "limit": fields.query_int(q, "limit", paging.INVALID_LIMIT),
             "forward": fields.query_bool(q, "forward"),
             "cursor": fields.query(q, "cursor") or None}

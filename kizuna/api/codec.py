@@ -10,8 +10,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
-from kizuna.errors import invalid
+from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.codec import dumps
 
 SUCCESS_HEADERS = {
@@ -27,8 +29,12 @@ def json_response(body: Any, status: int = 200, success: bool = True) -> web.Res
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object ({} when empty). Malformed JSON is a code-3 error."""
-    raw = await request.read()
+    """The request body as a JSON object ({} when empty). Malformed JSON is a code-3 error, and
+    so is a body its `Content-Encoding` does not describe (a gzip header on a plain body)."""
+    try:
+        raw = await request.read()
+    except BODY_ERRORS as exc:
+        raise UnreadableBody(body_error(exc)) from None
     if not raw.strip():
         return {}
     try:
@@ -38,6 +44,28 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise invalid("Request body must be a JSON object.")
     return doc
+
+
+# What reading a body raises when aiohttp cannot decode it: a Content-Encoding the body does not
+# match (a gzip header on a plain body), a coding it does not know, broken chunked framing.
+BODY_ERRORS = (HttpProcessingError, RequestPayloadError)
+
+
+class UnreadableBody(KizunaError):
+    """A body that could not be read: code 3, and the connection is closed after the answer
+    (the rest of the body cannot be skipped reliably)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Code.INVALID_ARGUMENT, message)
+
+
+def body_error(exc: BaseException) -> str:
+    """The message for a body aiohttp could not read."""
+    cause = exc if isinstance(exc, HttpProcessingError) else exc.__cause__
+    detail = getattr(cause, "message", None) or ""
+    detail = " ".join(str(detail).split())[:200]
+    return f"Request body could not be read: {detail}" if detail else \
+        "Request body could not be read."
 
 
 def _json_error(raw: bytes, exc: orjson.JSONDecodeError) -> str:

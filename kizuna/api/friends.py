@@ -59,9 +59,9 @@ async def parse_list(request: web.Request) -> dict[str, Any]:
 
 
 async def list_friends(call: Call, req: dict[str, Any]) -> dict[str, Any]:
-    limit = paging.limit(fields.optional_integer(req, "limit"), friends.LIST_DEFAULT,
+    limit = paging.limit(fields.optional_integer(req, "limit", bits=32), friends.LIST_DEFAULT,
                          friends.LIST_MAX)
-    state = friends.check_state(fields.optional_integer(req, "state"))
+    state = friends.check_state(fields.optional_integer(req, "state", bits=32))
     page = await friends.list_friends(call.domain, call.user_id, limit, state,
                                       fields.text(req, "cursor") or None)
     return encode.friend_list(page)
@@ -74,7 +74,7 @@ async def parse_list_fof(request: web.Request) -> dict[str, Any]:
 
 
 async def list_friends_of_friends(call: Call, req: dict[str, Any]) -> dict[str, Any]:
-    limit = paging.limit(fields.optional_integer(req, "limit"), friends.FOF_DEFAULT,
+    limit = paging.limit(fields.optional_integer(req, "limit", bits=32), friends.FOF_DEFAULT,
                          friends.FOF_MAX)
     page = await friends.list_friends_of_friends(call.domain, call.user_id, limit,
                                                  fields.text(req, "cursor") or None)

@@ -34,7 +34,7 @@ async def parse_create(request: web.Request) -> dict[str, Any]:
 
 
 async def create(call: Call, req: dict[str, Any]) -> dict[str, Any]:
-    max_count = fields.integer(req, "max_count")
+    max_count = fields.integer(req, "max_count", bits=32)
     group = await groups.create_group(
         call.domain.pool, call.user_id, fields.text(req, "name"),
         lang_tag=fields.text(req, "lang_tag"), description=fields.text(req, "description"),
@@ -44,7 +44,7 @@ async def create(call: Call, req: dict[str, Any]) -> dict[str, Any]:
 
 
 async def parse_update(request: web.Request) -> dict[str, Any]:
-    return {"group_id": request.match_info["group_id"],
+    return {"group_id": fields.path(request.match_info, "group_id"),
             **fields.pick(await read_json(request), _UPDATE_FIELDS)}
 
 
@@ -61,7 +61,7 @@ async def update(call: Call, req: dict[str, Any]) -> dict[str, Any]:
 
 async def parse_group(request: web.Request) -> dict[str, Any]:
     """Methods naming only the group (delete, join, leave)."""
-    return {"group_id": request.match_info["group_id"]}
+    return {"group_id": fields.path(request.match_info, "group_id")}
 
 
 async def delete(call: Call, req: dict[str, Any]) -> dict[str, Any]:
@@ -81,9 +81,9 @@ async def parse_list(request: web.Request) -> dict[str, Any]:
 
 async def list_(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     page = await groups.list_groups(
-        call.domain.pool, paging.limit(fields.optional_integer(req, "limit"), default=1),
+        call.domain.pool, paging.limit(fields.optional_integer(req, "limit", bits=32), default=1),
         name=fields.text(req, "name"), lang_tag=fields.text(req, "lang_tag"),
-        members=fields.optional_integer(req, "members"), open=fields.optional_boolean(req, "open"),
+        members=fields.optional_integer(req, "members", bits=32), open=fields.optional_boolean(req, "open"),
         cursor=fields.text(req, "cursor") or None)
     return encode.group_list(page)
 
@@ -106,7 +106,7 @@ async def leave(call: Call, req: dict[str, Any]) -> dict[str, Any]:
 
 
 async def parse_users(request: web.Request) -> dict[str, Any]:
-    return {"group_id": request.match_info["group_id"],
+    return {"group_id": fields.path(request.match_info, "group_id"),
             "user_ids": fields.query_all(request.query, "user_ids")}
 
 
@@ -127,7 +127,7 @@ def _manage(use_case: Any, *, required: bool = False) -> Any:
 
 async def parse_group_users(request: web.Request) -> dict[str, Any]:
     q = request.query
-    return {"group_id": request.match_info["group_id"],
+    return {"group_id": fields.path(request.match_info, "group_id"),
             "limit": fields.query_int(q, "limit", paging.INVALID_LIMIT),
             "state": fields.query_int(q, "state", INVALID_STATE),
             "cursor": fields.query(q, "cursor") or None}
@@ -136,14 +136,14 @@ async def parse_group_users(request: web.Request) -> dict[str, Any]:
 async def list_group_users(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     gid = groups.group_id(fields.text(req, "group_id"))
     page = await groups.list_group_users(
-        call.domain, gid, paging.limit(fields.optional_integer(req, "limit"), default=100),
-        _state(fields.optional_integer(req, "state")), fields.text(req, "cursor") or None)
+        call.domain, gid, paging.limit(fields.optional_integer(req, "limit", bits=32), default=100),
+        _state(fields.optional_integer(req, "state", bits=32)), fields.text(req, "cursor") or None)
     return encode.group_user_list(page)
 
 
 async def parse_user_groups(request: web.Request) -> dict[str, Any]:
     q = request.query
-    return {"user_id": request.match_info["user_id"],
+    return {"user_id": fields.path(request.match_info, "user_id"),
             "limit": fields.query_int(q, "limit", paging.INVALID_LIMIT),
             "state": fields.query_int(q, "state", INVALID_STATE),
             "cursor": fields.query(q, "cursor") or None}
@@ -155,8 +155,8 @@ async def list_user_groups(call: Call, req: dict[str, Any]) -> dict[str, Any]:
         raise invalid("User ID must be set.")
     uid = groups.user_ids([user_id])[0]
     page = await groups.list_user_groups(
-        call.domain.pool, uid, paging.limit(fields.optional_integer(req, "limit"), default=100),
-        _state(fields.optional_integer(req, "state")), fields.text(req, "cursor") or None)
+        call.domain.pool, uid, paging.limit(fields.optional_integer(req, "limit", bits=32), default=100),
+        _state(fields.optional_integer(req, "state", bits=32)), fields.text(req, "cursor") or None)
     return encode.user_group_list(page)
 
 

@@ -28,6 +28,7 @@ from kizuna.api.endpoint import request_fields
 from kizuna.api.errors import HTTP_STATUS
 from kizuna.errors import Code, KizunaError
 from kizuna.runtime.context import frozen
+from kizuna.wire.fields import path as path_param
 
 NO_AUTH = "Auth token or HTTP key required"
 BAD_KEY = "HTTP key invalid"
@@ -67,7 +68,10 @@ async def rpc(request: web.Request) -> web.Response:
     else:
         return error(Code.UNAUTHENTICATED, NO_AUTH)
 
-    rpc_id = request.match_info.get("id", "")
+    try:
+        rpc_id = path_param(request.match_info, "id", "")
+    except KizunaError as exc:
+        return error(exc.code, exc.message)
     if not rpc_id:
         return error(Code.INVALID_ARGUMENT, "RPC ID must be set")
     runtime = services.runtime

@@ -26,8 +26,8 @@ async def write(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     ops = [storage.WriteOp(
         collection=fields.text(o, "collection"), key=fields.text(o, "key"),
         value=fields.text(o, "value"), user_id=call.user_id, version=fields.text(o, "version"),
-        permission_read=fields.optional_integer(o, "permission_read"),
-        permission_write=fields.optional_integer(o, "permission_write"))
+        permission_read=fields.optional_integer(o, "permission_read", bits=32),
+        permission_write=fields.optional_integer(o, "permission_write", bits=32))
         for o in fields.objects(req, "objects")]
     return encode.storage_acks(await storage.write_objects(call.domain.pool, ops))
 
@@ -46,8 +46,9 @@ async def read(call: Call, req: dict[str, Any]) -> dict[str, Any]:
 
 async def parse_list(request: web.Request) -> dict[str, Any]:
     q = request.query
-    return {"user_id": request.match_info.get("user_id") or fields.query(q, "user_id") or None,
-            "collection": request.match_info["collection"],
+    user_id = fields.path(request.match_info, "user_id", "") or fields.query(q, "user_id")
+    return {"user_id": user_id or None,
+            "collection": fields.path(request.match_info, "collection"),
             "limit": fields.query_int(q, "limit", paging.INVALID_LIMIT),
             "cursor": fields.query(q, "cursor") or None}
 

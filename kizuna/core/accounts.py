@@ -22,6 +22,7 @@ import orjson
 from kizuna.core import chat, friends, groups
 from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.fields import contains_nul
 from kizuna.wire.types import Account, User
 
 if TYPE_CHECKING:
@@ -92,11 +93,24 @@ def validate_email_link(email: str | None, password: str | None) -> tuple[str, s
         raise invalid("Invalid email address, no spaces or control characters allowed.")
     if len(password.encode()) < 8:
         raise invalid("Password must be at least 8 characters long.")
+    check_password_length(password)
     _validate_email_address(email)
     return email.lower(), password
 
 
+# bcrypt reads at most 72 bytes of a password (the bcrypt package refuses more with ValueError;
+# Nakama's Go bcrypt does too, and answers a 500). Refused as the client's mistake, by name.
+MAX_PASSWORD_BYTES = 72
+PASSWORD_TOO_LONG = f"Password must be at most {MAX_PASSWORD_BYTES} bytes long."
+
+
+def check_password_length(password: str) -> None:
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise invalid(PASSWORD_TOO_LONG)
+
+
 async def hash_password(password: str) -> bytes:
+    check_password_length(password)
     return await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS))
 
 
@@ -204,6 +218,7 @@ async def authenticate_email(pool: asyncpg.Pool, email: str, password: str,
         _validate_email_address(email)
     if len(password.encode()) < 8:
         raise invalid("Password must be at least 8 characters long.")
+    check_password_length(password)
     if not email:
         # No email: Nakama logs in by username and password instead (never creates).
         if not username:
@@ -292,10 +307,13 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
     args: list[Any] = [user_id]
     if metadata is not None:
         try:
-            if not isinstance(orjson.loads(metadata), dict):
+            doc = orjson.loads(metadata)
+            if not isinstance(doc, dict):
                 raise ValueError
         except (ValueError, orjson.JSONDecodeError):
             raise invalid("Metadata must be a JSON object.") from None
+        if contains_nul(doc):
+            raise invalid("Metadata must not contain NUL characters.")
         args.append(metadata)
         sets.append(f"metadata = ${len(args)}::jsonb")
     username = fields.get("username")

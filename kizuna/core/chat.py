@@ -31,6 +31,7 @@ import orjson
 
 from kizuna.core.streams import CHANNEL, DM, GROUP, NIL_UUID, Stream
 from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.fields import contains_nul
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import ChannelMessage, ChannelMessageList
 
@@ -159,8 +160,9 @@ def check_content(content: Any) -> str:
     """Message content: a JSON object encoded as a string (returned unchanged)."""
     if isinstance(content, str):
         try:
-            if isinstance(orjson.loads(content), dict):
-                if "\\u0000" in content:  # valid JSON, but PostgreSQL's jsonb cannot hold it
+            doc = orjson.loads(content)
+            if isinstance(doc, dict):
+                if contains_nul(doc):  # valid JSON, but PostgreSQL's jsonb cannot hold it
                     raise invalid("Message content must not contain NUL characters")
                 return content
         except orjson.JSONDecodeError:
@@ -414,6 +416,7 @@ def _decode_cursor(value: str) -> _Cursor:
         v, mode, subject, subcontext, label, us, mid, forward, is_next = values
         if v != 1 or not all(isinstance(x, str) for x in (subject, subcontext, label, mid)):
             raise ValueError
+        _from_micros(int(us))  # a time PostgreSQL and datetime can hold (else OverflowError)
         return _Cursor(Stream(int(mode), subject, subcontext, label), int(us), str(uuid.UUID(mid)),
                        bool(forward), bool(is_next))
     except (ValueError, TypeError, OverflowError):

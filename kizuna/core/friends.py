@@ -38,6 +38,7 @@ from kizuna.core.notifications import (
 )
 from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.fields import contains_nul
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import Friend, FriendList, FriendOfFriend, FriendsOfFriendsList
 
@@ -79,11 +80,12 @@ def check_metadata(metadata: str | None) -> str | None:
     if not metadata:
         return None
     try:
-        if not isinstance(orjson.loads(metadata), dict):
+        doc = orjson.loads(metadata)
+        if not isinstance(doc, dict):
             raise ValueError
     except (ValueError, orjson.JSONDecodeError):
         raise invalid(BAD_METADATA) from None
-    if "\\u0000" in metadata:
+    if contains_nul(doc):
         raise invalid(BAD_METADATA)  # jsonb cannot store a NUL character
     return metadata
 

@@ -47,6 +47,7 @@ from kizuna.core.notifications import CODE_GROUP_ADD, CODE_GROUP_JOIN_REQUEST, N
 from kizuna.core.streams import NIL_UUID
 from kizuna.core.users import USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.fields import contains_nul
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import (
     ChannelMessage,
@@ -151,11 +152,12 @@ def _metadata(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        if not isinstance(orjson.loads(value), dict):
+        doc = orjson.loads(value)
+        if not isinstance(doc, dict):
             raise ValueError
     except (ValueError, orjson.JSONDecodeError):
         raise invalid("Metadata must be a JSON object.") from None
-    if "\\u0000" in value:
+    if contains_nul(doc):
         raise invalid("Metadata must not contain NUL characters.")
     return value
 

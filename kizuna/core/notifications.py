@@ -26,6 +26,7 @@ import orjson
 
 from kizuna.core.streams import NIL_UUID
 from kizuna.errors import KizunaError, invalid
+from kizuna.wire.fields import contains_nul
 from kizuna.wire.paging import MALFORMED_CURSOR, decode_cursor, encode_cursor
 from kizuna.wire.types import Notification, NotificationList
 
@@ -62,12 +63,16 @@ def make(item: NewNotification, when: datetime | None = None) -> Notification:
     content = item.content
     if isinstance(content, str):
         try:
-            if not isinstance(orjson.loads(content), dict):
+            doc = orjson.loads(content)
+            if not isinstance(doc, dict):
                 raise ValueError
         except (ValueError, orjson.JSONDecodeError):
             raise invalid("Notification content must be a JSON object.") from None
     else:
+        doc = content
         content = orjson.dumps(content).decode()
+    if contains_nul(doc) or "\x00" in item.subject:
+        raise invalid("Notification content and subject must not contain NUL characters.")
     if not item.subject or len(item.subject) > MAX_SUBJECT:
         raise invalid("Notification subject must be 1-255 characters.")
     if not -32768 <= item.code <= 32767:

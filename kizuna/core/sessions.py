@@ -252,6 +252,9 @@ class SessionStore:
             self._listener = None
             log.warning("session revocation listener lost; listening again")
             await self._discard(conn)
+            # Whatever dropped this connection (a failover, pg_terminate_backend) most likely
+            # dropped the idle pooled ones too: have the pool replace them all on next use.
+            await self.pool.expire_connections()
         await self._listen()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:

@@ -26,6 +26,7 @@ import asyncpg
 import orjson
 
 from kizuna.errors import Code, KizunaError, invalid
+from kizuna.wire.fields import contains_nul
 from kizuna.wire.paging import MALFORMED_CURSOR, decode_cursor, encode_cursor
 from kizuna.wire.types import StorageAck, StorageObject, StorageObjectList
 
@@ -93,8 +94,13 @@ def validate_write(op: WriteOp) -> None:
         raise invalid("Value must be a JSON object.") from None
     if not isinstance(doc, dict):
         raise invalid("Value must be a JSON object.")
-    if "\x00" in op.value or "\\u0000" in op.value:
+    if contains_nul(doc):
         raise invalid("Value must not contain NUL characters.")  # jsonb cannot store them
+
+
+# A statement that failed, or a connection lost under it (terminated backend, restart): both are
+# Nakama's Internal error with the operation's fixed text, logged in one line.
+_DB_FAULTS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
 
 @contextmanager
@@ -102,7 +108,7 @@ def _database_errors(message: str) -> Iterator[None]:
     """Any other database failure is Nakama's Internal error with its fixed text."""
     try:
         yield
-    except asyncpg.PostgresError as exc:
+    except _DB_FAULTS as exc:
         log.error("%s %s", message, exc)
         raise KizunaError(Code.INTERNAL, message) from None
 
@@ -189,7 +195,7 @@ async def write_objects(pool: asyncpg.Pool, ops: list[WriteOp], *, authoritative
         raise KizunaError(Code.NOT_FOUND, "User account not found.") from None
     except asyncpg.UntranslatableCharacterError:
         raise invalid("Value must not contain NUL characters.") from None
-    except asyncpg.PostgresError as exc:
+    except _DB_FAULTS as exc:
         log.error("Error writing storage objects. %s", exc)
         raise KizunaError(Code.INTERNAL, "Error writing storage objects.") from None
     return [a for a in acks if a is not None]

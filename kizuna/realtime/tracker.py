@@ -90,8 +90,12 @@ class Tracker(Protocol):
 
     def count(self, stream: Stream) -> int: ...
 
+    def count_modes(self, session_id: str, modes: frozenset[int]) -> int:
+        """How many streams of these modes a session is on (for the per-socket limits)."""
+
 
 _EMPTY: dict[str, Presence] = {}
+_EMPTY_STREAMS: dict[Stream, Presence] = {}
 
 
 class LocalTracker:
@@ -217,6 +221,9 @@ class LocalTracker:
 
     def count(self, stream: Stream) -> int:
         return len(self._by_stream.get(stream, _EMPTY))
+
+    def count_modes(self, session_id: str, modes: frozenset[int]) -> int:
+        return sum(1 for s in self._by_session.get(session_id, _EMPTY_STREAMS) if s.mode in modes)
 
     def streams_of(self, session_id: str) -> builtins.list[Stream]:
         return [*self._by_session.get(session_id, {})]

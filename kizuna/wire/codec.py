@@ -48,9 +48,10 @@ def timestamp(value: datetime | None, precision: Precision = "seconds") -> str |
     if value is None:
         return None
     value = value.astimezone(UTC)
+    year = f"{value.year:04d}"  # strftime's %Y does not pad years before 1000 on every libc
     if precision == "seconds" or not value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return year + value.strftime("-%m-%dT%H:%M:%SZ")
+    text = year + value.strftime("-%m-%dT%H:%M:%S.%f")
     return (text[:-3] if text.endswith("000") else text) + "Z"
 
 
@@ -73,8 +74,13 @@ def parse_timestamp(value: Any, name: str = "timestamp") -> datetime:
     except ValueError:
         raise invalid(f"{name}: expected an RFC 3339 time") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when
+        return when.replace(tzinfo=UTC)
+    try:
+        # In UTC it must still be a date of the calendar (0001-01-01 to 9999-12-31, protojson's
+        # Timestamp range): "0001-01-01T00:00:00+01:00" is not.
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise invalid(f"{name}: time out of range") from None
 
 
 def document(text: str | None) -> Any:

@@ -6,13 +6,19 @@ wrapper type (Int32Value, BoolValue) as a bare value or as `{"value": x}` (a str
 as is: `status` reads its StringValue with `wrapped`). A field of the wrong type is a
 code-3 error worded `<field>: expected <type>`, the same at every endpoint and socket message.
 Absent fields read as the type's default (or None for the `optional_` readers).
+
+Checked once, here, for every field a transport reads (body, query string, path, socket message):
+no text may hold U+0000 (PostgreSQL's text and jsonb cannot store it, so it would otherwise reach
+the database as a 500), and integers are read as the protocol types them: int32 or int64, in
+range, from a JSON number or a strictly numeric string (ASCII digits, an optional leading '-').
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from kizuna.config import parse_bool
 from kizuna.errors import invalid
@@ -35,12 +41,58 @@ def camel(snake: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+def nul_message(name: str) -> str:
+    return f"{name}: must not contain the NUL character (U+0000)"
+
+
+def checked_text(value: str, name: str) -> str:
+    """A string from a client, refused (code 3, naming the field) when it holds U+0000."""
+    if "\x00" in value:
+        raise invalid(nul_message(name))
+    return value
+
+
 def field(doc: Mapping[str, Any], snake: str) -> Any:
-    """A field by its snake_case name or its lowerCamelCase name (None when absent)."""
+    """A field by its snake_case name or its lowerCamelCase name (None when absent). A string
+    value holding U+0000 is refused here, so every reader (and every handler reading a raw field)
+    gets text that PostgreSQL can store."""
     value = doc.get(snake)
     if value is None and "_" in snake:
         value = doc.get(camel(snake))
+    if type(value) is str:
+        if "\x00" in value:
+            raise invalid(nul_message(snake))
+    elif type(value) in (list, dict):
+        where = find_nul(value)
+        if where is not None:
+            raise invalid(nul_message(snake + where))
     return value
+
+
+def find_nul(value: Any) -> str | None:
+    """Where a decoded JSON value holds U+0000 in a string or an object key (PostgreSQL text and
+    jsonb cannot store one): "" for the value itself, `[2].key` inside it; None when nowhere.
+    JSON documents are checked on their decoded value: the escaped text `\\u0000` (a backslash,
+    then "u0000") is legal and storable."""
+    stack: list[tuple[str, Any]] = [("", value)]  # iterative: documents may nest deeply
+    while stack:
+        at, item = stack.pop()
+        if type(item) is str:
+            if "\x00" in item:
+                return at
+        elif type(item) is list:
+            stack.extend((f"{at}[{i}]", v) for i, v in enumerate(item))
+        elif type(item) is dict:
+            for k, v in item.items():
+                if type(k) is str and "\x00" in k:
+                    return at
+                stack.append((f"{at}.{k}", v))
+    return None
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds U+0000 anywhere (see `find_nul`)."""
+    return find_nul(value) is not None
 
 
 def wrapped(value: Any) -> Any:
@@ -72,28 +124,49 @@ def optional_string_value(doc: Mapping[str, Any], name: str) -> str | None:
         return None
     if type(value) is not str:
         raise invalid(f"{name}: expected a string")
-    return value
+    return checked_text(value, name)
 
 
-def optional_integer(doc: Mapping[str, Any], name: str) -> int | None:
-    """An int32/int64 field: a JSON number or a numeric string, as protojson accepts."""
-    value = wrapped(field(doc, name))
+Bits = Literal[32, 64]
+_NUMERIC = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit and int() also take other scripts
+
+
+def in_range(value: int, bits: Bits) -> bool:
+    """Whether `value` fits a signed integer of `bits` bits (the proto's int32 or int64)."""
+    bound = 1 << (bits - 1)
+    return -bound <= value < bound
+
+
+def out_of_range_message(name: str, bits: Bits) -> str:
+    return f"{name}: out of range for int{bits}"
+
+
+def parse_integer(value: Any, name: str, bits: Bits = 64) -> int | None:
+    """An int32/int64 value: a JSON number with no fraction, or a numeric string (ASCII digits
+    and an optional leading '-', nothing else: no spaces, no '+', no other scripts' digits), as
+    protojson accepts; None for null or "". Outside the type's range is a code-3 error."""
     if value is None or value == "":
         return None
+    number: int | None = None
     if type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    if type(value) is str:
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise invalid(f"{name}: expected an integer")
+        number = value
+    elif ((type(value) is float and value.is_integer())
+          or (type(value) is str and len(value) <= 40 and _NUMERIC.fullmatch(value))):
+        number = int(value)
+    if number is None:
+        raise invalid(f"{name}: expected an integer")
+    if not in_range(number, bits):
+        raise invalid(out_of_range_message(name, bits))
+    return number
 
 
-def integer(doc: Mapping[str, Any], name: str, default: int = 0) -> int:
-    value = optional_integer(doc, name)
+def optional_integer(doc: Mapping[str, Any], name: str, bits: Bits = 64) -> int | None:
+    """An int32/int64 field (`bits`, as the proto types it): see `parse_integer`."""
+    return parse_integer(wrapped(field(doc, name)), name, bits)
+
+
+def integer(doc: Mapping[str, Any], name: str, default: int = 0, bits: Bits = 64) -> int:
+    value = optional_integer(doc, name, bits)
     return default if value is None else value
 
 
@@ -119,6 +192,8 @@ def strings(doc: Mapping[str, Any], name: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(type(v) is str for v in value):
         raise invalid(f"{name}: expected a list of strings")
+    for v in value:
+        checked_text(v, name)
     return value
 
 
@@ -147,6 +222,9 @@ def optional_string_map(doc: Mapping[str, Any], name: str) -> dict[str, str] | N
         return None
     if type(value) is not dict or not all(type(v) is str for v in value.values()):
         raise invalid(f"{name}: expected an object of string values")
+    for k, v in value.items():
+        checked_text(k, name)
+        checked_text(v, name)
     return value
 
 
@@ -160,26 +238,38 @@ def pick(doc: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 def query(q: MultiMapping, snake: str) -> str | None:
     """A query parameter by its snake_case or lowerCamelCase name."""
-    if snake in q:
-        return q.get(snake)
-    return q.get(camel(snake))
+    value = q.get(snake) if snake in q else q.get(camel(snake))
+    return None if value is None else checked_text(value, snake)
 
 
 def query_all(q: MultiMapping, snake: str) -> list[str]:
     """Every value of a repeated query parameter, under either name."""
     alias = camel(snake)
-    return q.getall(snake, []) + (q.getall(alias, []) if alias != snake else [])
+    values = q.getall(snake, []) + (q.getall(alias, []) if alias != snake else [])
+    for v in values:
+        checked_text(v, snake)
+    return values
 
 
-def query_int(q: MultiMapping, snake: str, error: str) -> int | None:
-    """An integer query parameter (None when absent); `error` is the message when it is not one."""
+def query_int(q: MultiMapping, snake: str, error: str, bits: Bits = 32) -> int | None:
+    """An integer query parameter (None when absent); `error` is the message when it is not a
+    strictly numeric string in the range of `bits` (the query parameters Nakama types are int32:
+    limit, state, members)."""
     raw = query(q, snake)
     if not raw:  # absent or empty
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise invalid(error) from None
+    if len(raw) > 40 or not _NUMERIC.fullmatch(raw) or not in_range(int(raw), bits):
+        raise invalid(error)
+    return int(raw)
+
+
+def path(params: Mapping[str, str], name: str, default: str | None = None) -> str:
+    """A path parameter (`/v2/group/{group_id}`), checked like any other text field. `default`
+    for a parameter that only some of the method's routes have (else it must be there)."""
+    value = params.get(name, default)
+    if value is None:
+        raise KeyError(name)
+    return checked_text(value, name)
 
 
 def query_bool(q: MultiMapping, snake: str) -> bool | None:

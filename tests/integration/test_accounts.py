@@ -177,7 +177,7 @@ async def test_device_id_rules(api: Api):
             ({"id": "é" * 65}, "Device ID invalid, must be 10-128 bytes."),  # 130 bytes
             ({"id": "has a space inside"}, "Device ID invalid, no spaces or control characters allowed."),
             ({"id": "tab\tinside-id"}, "Device ID invalid, no spaces or control characters allowed."),
-            ({"id": "nul\x00inside-id"}, "Device ID invalid, no spaces or control characters allowed."),
+            ({"id": "nul\x00inside-id"}, "id: must not contain the NUL character (U+0000)"),
     ):
         assert_error(await api.authenticate("device", body), 400, 3, message)
     # Bytes, not characters, are counted; only ASCII spaces and controls are refused (Go's POSIX

@@ -267,11 +267,13 @@ async def test_bad_targets_get_nakama_errors(api: Api):
         assert_error(await call(api, a, usernames=[a.username]), 400, 3, self_msg)
         assert_error(await call(api, a, ids=["nope"]), 400, 3, "Invalid user ID 'nope'.")
         assert_error(await call(api, a, ids=[NIL]), 400, 3, f"Invalid user ID '{NIL}'.")
-        assert_error(await call(api, a, ids=[b.id, "x\x00y"]), 400, 3, "Invalid user ID 'x\x00y'.")
+        # U+0000 is refused by the wire layer, naming the field (issue 15).
+        assert_error(await call(api, a, ids=[b.id, "x\x00y"]), 400, 3,
+                     "ids: must not contain the NUL character (U+0000)")
         assert_error(await call(api, a, usernames=[""]), 400, 3, "Username must not be empty.")
         assert_ok(await call(api, a), {})  # nothing named: nothing done
-    # Names that name nobody (unknown, too long, a NUL): add and block say so, delete does not.
-    for names in (["nobody-" + uuid.uuid4().hex], ["n" * 300], ["a\x00b"]):
+    # Names that name nobody (unknown, too long): add and block say so, delete does not.
+    for names in (["nobody-" + uuid.uuid4().hex], ["n" * 300]):
         assert_error(await add(api, a, usernames=names), 400, 3, NO_TARGET)
         assert_error(await block(api, a, usernames=names), 400, 3, NO_TARGET)
         assert_ok(await delete(api, a, usernames=names), {})
@@ -388,7 +390,7 @@ async def test_list_pages_filters_and_cursors(api: Api):
     # A cursor of another filter, or not one of ours, is refused.
     assert_error(await api.get("/v2/friend", me.token, params={"state": 2, "cursor": sent["cursor"]}),
                  400, 3, BAD_CURSOR)
-    for bad in ("garbage", "W1sxXV0", "WyJ4IiwxXQ", "WzksOV0", "WzEsMV0=", "\x00"):
+    for bad in ("garbage", "W1sxXV0", "WyJ4IiwxXQ", "WzksOV0", "WzEsMV0="):
         assert_error(await api.get("/v2/friend", me.token, params={"cursor": bad}), 400, 3, BAD_CURSOR)
     for bad in ("0", "1001", "-1", "abc", "99999999999999999999"):
         assert_error(await api.get("/v2/friend", me.token, params={"limit": bad}), 400, 3, BAD_LIMIT)

@@ -318,6 +318,10 @@ async def test_revocations_reach_a_node_whose_database_connections_were_terminat
     a, b = Api(node_a.url, http), Api(node_b.url, http)
     s = await login(a)
     assert_ok(await b.get("/v2/account", s["token"]))
+    # Load first, so each node's pool holds many idle connections that the fault also kills.
+    for api in (a, b):
+        replies = await asyncio.gather(*(api.get("/v2/account", s["token"]) for _ in range(40)))
+        assert all(r.status == 200 for r in replies)
     dbname = db_address.rsplit("/", 1)[1]
     conn = await asyncpg.connect(f"postgresql://{PG}/{dbname}")
     try:

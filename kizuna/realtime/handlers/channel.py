@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kizuna.realtime")
 
+CHANNEL_MODES = frozenset({CHANNEL, DM, GROUP})
+
 
 def _channel(body: dict[str, Any]) -> Stream:
     stream = chat.parse_channel_id(fields.field(body, "channel_id"))
@@ -39,7 +41,7 @@ def _channel(body: dict[str, Any]) -> Stream:
 
 async def channel_join(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     target = fields.text(body, "target")
-    kind = fields.integer(body, "type")
+    kind = fields.integer(body, "type", bits=32)
     persistence = fields.boolean(body, "persistence", True)
     hidden = fields.boolean(body, "hidden", False)
     if not target:
@@ -57,6 +59,9 @@ async def channel_join(rt: RealtimeService, session: Session, body: dict[str, An
 
     tracker = rt.tracker
     is_new = tracker.get(session.id, stream) is None
+    limit = rt.config.socket.max_channels_per_socket
+    if is_new and tracker.count_modes(session.id, CHANNEL_MODES) >= limit:
+        raise invalid(f"Channel limit reached - a socket may be in at most {limit} channels.")
     if is_new and other is not None and not any(p.user_id == other for p in tracker.list(stream)):
         # Only a new join asks the other user, so a rejoin does not notify twice. A failure to
         # notify does not stop the join (as Nakama).
@@ -149,5 +154,5 @@ def install(rt: RealtimeService) -> None:
         event.update(chat.channel_names(stream))
         rt.router.send_to_stream(stream, envelope.push("channel_presence_event", event))
 
-    for mode in (CHANNEL, DM, GROUP):
+    for mode in CHANNEL_MODES:
         rt.tracker.listen(mode, on_presence)

@@ -54,7 +54,16 @@ def _reply(rt: RealtimeService, session: Session, stream: Stream, is_new: bool) 
     return "match", out
 
 
+def too_many_matches(limit: int) -> RealtimeError:
+    return RealtimeError(ErrorCode.BAD_INPUT,
+                         f"Match limit reached - a socket may be in at most {limit} matches.")
+
+
 def _join(rt: RealtimeService, session: Session, stream: Stream) -> bool:
+    limit = rt.config.socket.max_matches_per_socket
+    if (rt.tracker.get(session.id, stream) is None and not rt.config.session.single_match
+            and rt.tracker.count_modes(session.id, MATCH_MODES) >= limit):
+        raise too_many_matches(limit)
     is_new = rt.tracker.track(session.id, stream, session.user_id, session.username)
     if is_new and rt.config.session.single_match:
         rt.tracker.untrack_modes(session.id, MATCH_MODES, stream)

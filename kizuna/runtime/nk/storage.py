@@ -38,8 +38,8 @@ class StorageNk(Area):
                 value="" if value is None else codec.document_text(value, "value"),
                 user_id=args.owner(o.get("user_id")) or storage.SYSTEM_USER_ID,
                 version=fields.text(o, "version"),
-                permission_read=fields.optional_integer(o, "permission_read"),
-                permission_write=fields.optional_integer(o, "permission_write")))
+                permission_read=fields.optional_integer(o, "permission_read", bits=32),
+                permission_write=fields.optional_integer(o, "permission_write", bits=32)))
         acks = await storage.write_objects(self._domain.pool, ops, authoritative=True)
         return [cast(StorageAck, encode.storage_ack(a, full=True)) for a in acks]
 

@@ -1,57 +1,19 @@
 // Friends through the official nakama-js client: invites and accepts (with the socket's
 // notifications), lists with state filters and cursors, friends of friends, blocks and deletes.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { client, uniq, httpError } from "./harness.mjs";
-
-// nakama-js arms long timers it never clears; unref them so the process ends with the tests.
-const nativeSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = (fn, ms, ...args) => {
-  const t = nativeSetTimeout(fn, ms, ...args);
-  if (ms >= 5000 && t && typeof t.unref === "function") t.unref();
-  return t;
-};
-
-const sockets = [];
-after(() => sockets.forEach((s) => s.disconnect(false)));
-
-async function player(c) {
-  return c.authenticateDevice(uniq("device"));
-}
-
-// A socket that keeps its notifications, so a test can wait for the one it expects.
-async function connect(c, session) {
-  const socket = c.createSocket(false, false);
-  sockets.push(socket);
-  const seen = [];
-  socket.onnotification = (n) => seen.push(n);
-  await socket.connect(session, true);
-  socket.notification = async (code, timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = seen.findIndex((n) => n.code === code);
-      if (i >= 0) return seen.splice(i, 1)[0];
-      if (Date.now() > deadline) throw new Error(`no notification ${code}; have ${JSON.stringify(seen)}`);
-      await new Promise((resolve) => nativeSetTimeout(resolve, 25));
-    }
-  };
-  socket.none = async (waitMs = 300) => {
-    await new Promise((resolve) => nativeSetTimeout(resolve, waitMs));
-    assert.deepEqual(seen, []);
-  };
-  return socket;
-}
+import { client, connect, httpError, player, uniq } from "./harness.mjs";
 
 const content = (n) => (typeof n.content === "string" ? JSON.parse(n.content) : n.content);
 
 test("invite, accept, list and remove a friend, with live notifications", async () => {
   const c = client();
   const [alice, bob] = [await player(c), await player(c)];
-  const a = await connect(c, alice);
-  const b = await connect(c, bob);
+  const a = await connect(c, alice, true);
+  const b = await connect(c, bob, true);
 
   assert.equal(await c.addFriends(alice, [bob.user_id]), true);
-  const request = await b.notification(-2);
+  const request = await b.next("notification", (n) => n.code === -2);
   assert.equal(request.sender_id, alice.user_id);
   assert.equal(request.subject, `${alice.username} wants to add you as a friend`);
   assert.deepEqual(content(request), { username: alice.username });
@@ -65,7 +27,7 @@ test("invite, accept, list and remove a friend, with live notifications", async 
   assert.equal((await c.listFriends(bob, 2)).friends[0].user.id, alice.user_id);
 
   assert.equal(await c.addFriends(bob, undefined, [alice.username]), true);
-  const accepted = await a.notification(-3);
+  const accepted = await a.next("notification", (n) => n.code === -3);
   assert.equal(accepted.sender_id, bob.user_id);
   const friends = await c.listFriends(alice, 0);
   assert.equal(friends.friends.length, 1);
@@ -76,7 +38,7 @@ test("invite, accept, list and remove a friend, with live notifications", async 
   assert.deepEqual(stored.notifications.map((n) => n.code), [-2]);
 
   assert.equal(await c.deleteFriends(alice, [bob.user_id]), true);
-  const removed = await b.notification(-9);
+  const removed = await b.next("notification", (n) => n.code === -9);
   assert.equal(removed.sender_id, alice.user_id);
   assert.deepEqual((await c.listFriends(alice)).friends, []);
   assert.deepEqual((await c.listFriends(bob)).friends, []);
@@ -85,19 +47,19 @@ test("invite, accept, list and remove a friend, with live notifications", async 
 test("blocking: the blocked user cannot invite, delete unblocks", async () => {
   const c = client();
   const [alice, bob] = [await player(c), await player(c)];
-  const b = await connect(c, bob);
+  const b = await connect(c, bob, true);
   assert.equal(await c.blockFriends(bob, [alice.user_id]), true);
   const blocked = await c.listFriends(bob, 3);
   assert.deepEqual(blocked.friends.map((f) => [f.user.id, f.state]), [[alice.user_id, 3]]);
 
   assert.equal(await c.addFriends(alice, [bob.user_id]), true); // no error, no effect
-  await b.none();
+  await b.none("notification");
   assert.deepEqual((await c.listFriends(alice)).friends, []);
 
   assert.equal(await c.deleteFriends(bob, undefined, [alice.username]), true);
   assert.deepEqual((await c.listFriends(bob)).friends, []);
   assert.equal(await c.addFriends(alice, [bob.user_id]), true);
-  await b.notification(-2);
+  await b.next("notification", (n) => n.code === -2);
 });
 
 test("pages, friends of friends and Nakama's errors", async () => {

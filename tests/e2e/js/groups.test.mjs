@@ -1,51 +1,9 @@
 // Groups and group chat through the official nakama-js client: create, list/search, join (open
 // and closed), add, promote, demote, kick, ban, leave, the member listings, and group channels
 // (socket.joinChat(groupId, 3, ...)) with their membership messages and history.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { client, uniq, httpError } from "./harness.mjs";
-
-// nakama-js arms long timers it never clears; unref them so the process ends with the tests.
-const nativeSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = (fn, ms, ...args) => {
-  const t = nativeSetTimeout(fn, ms, ...args);
-  if (ms >= 5000 && t && typeof t.unref === "function") t.unref();
-  return t;
-};
-
-const sockets = [];
-after(() => sockets.forEach((s) => s.disconnect(false)));
-
-async function player(c) {
-  return c.authenticateDevice(uniq("device"));
-}
-
-async function connect(c, session) {
-  const socket = c.createSocket(false, false);
-  sockets.push(socket);
-  const events = [];
-  let wake = () => {};
-  const keep = (kind) => (body) => { events.push({ kind, body }); wake(); };
-  socket.onchannelmessage = keep("channel_message");
-  socket.onchannelpresence = keep("channel_presence");
-  socket.onnotification = keep("notification");
-  await socket.connect(session, false);
-  socket.next = async (kind, where = () => true, timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = events.findIndex((e) => e.kind === kind && where(e.body));
-      if (i >= 0) return events.splice(i, 1)[0].body;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${kind} event; have ${JSON.stringify(events)}`);
-      await new Promise((resolve) => { wake = resolve; nativeSetTimeout(resolve, Math.min(left, 50)); });
-    }
-  };
-  socket.none = async (kind, waitMs = 300) => {
-    await new Promise((resolve) => nativeSetTimeout(resolve, waitMs));
-    assert.deepEqual(events.filter((e) => e.kind === kind), []);
-  };
-  return socket;
-}
+import { client, connect, httpError, player, uniq } from "./harness.mjs";
 
 test("groups: create, search, join, roles, listings", async () => {
   const c = client();

@@ -1,57 +1,11 @@
 // The realtime socket through the official nakama-js client: chat (rooms, history, update and
 // remove, direct messages), notifications, status presence and relayed matches.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { client, uniq, httpError } from "./harness.mjs";
-
-// nakama-js arms 10-30 s timers (connect and send timeouts, the heartbeat) that it never clears;
-// unref them so this process ends when the tests do instead of waiting for them to fire.
-const nativeSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = (fn, ms, ...args) => {
-  const t = nativeSetTimeout(fn, ms, ...args);
-  if (ms >= 5000 && t && typeof t.unref === "function") t.unref();
-  return t;
-};
-
-const sockets = [];
-after(() => sockets.forEach((s) => s.disconnect(false)));
+import { client, connect, httpError, player, uniq } from "./harness.mjs";
 
 const decoder = new TextDecoder();
 
-async function player(c) {
-  return c.authenticateDevice(uniq("device"));
-}
-
-// A connected socket whose pushes are kept, so a test can wait for the one it expects.
-async function connect(c, session, status = false) {
-  const socket = c.createSocket(false, false);
-  sockets.push(socket);
-  const events = [];
-  let wake = () => {};
-  const keep = (kind) => (body) => { events.push({ kind, body }); wake(); };
-  socket.onchannelmessage = keep("channel_message");
-  socket.onchannelpresence = keep("channel_presence");
-  socket.onstatuspresence = keep("status_presence");
-  socket.onmatchdata = keep("match_data");
-  socket.onmatchpresence = keep("match_presence");
-  socket.onnotification = keep("notification");
-  await socket.connect(session, status);
-  socket.next = async (kind, where = () => true, timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = events.findIndex((e) => e.kind === kind && where(e.body));
-      if (i >= 0) return events.splice(i, 1)[0].body;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${kind} event; have ${JSON.stringify(events)}`);
-      await new Promise((resolve) => { wake = resolve; nativeSetTimeout(resolve, Math.min(left, 50)); });
-    }
-  };
-  socket.none = async (kind, waitMs = 300) => {
-    await new Promise((resolve) => nativeSetTimeout(resolve, waitMs));
-    assert.deepEqual(events.filter((e) => e.kind === kind), []);
-  };
-  return socket;
-}
 
 test("room chat: join, presence, messages, history pages, update and remove", async () => {
   const c = client();
