@@ -75,9 +75,13 @@ class BenchServer:
              "--logger.level", "warn", *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp())
         for _ in range(300):
+            if self.proc.poll() is not None:  # e.g. the port is taken by another server
+                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
             try:
                 urllib.request.urlopen(self.url + "/healthcheck", timeout=1)
-                return self
+                time.sleep(0.2)
+                if self.proc.poll() is None:
+                    return self
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start; see {self.log.name}")

@@ -20,6 +20,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -166,6 +168,8 @@ class ServerProcess:
     port: int
     log_path: Path
     args: list[str] = field(default_factory=list)
+    db: str = ""  # set by server_on_fresh_database
+    db_address: str = ""
 
     @property
     def url(self) -> str:
@@ -206,6 +210,24 @@ def start_server(args: list[str], tmp_path: Path, port: int | None = None,
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"kizuna server did not become healthy in {wait}s:\n{server.log()}")
+
+
+@contextmanager
+def server_on_fresh_database(tmp_path: Path, *flags: str) -> Iterator[ServerProcess]:
+    """A `kizuna server` (`--migrate`, text logs, `flags`) on a database of its own, dropped
+    afterwards; `.db` and `.db_address` name it (module-scoped fixtures share one)."""
+    import asyncio
+
+    name = f"kzt_{uuid.uuid4().hex[:16]}"
+    address = f"{PG}/{name}"
+    srv = start_server(["--migrate", "--database.address", address, "--logger.format", "text",
+                        *flags], tmp_path)
+    srv.db, srv.db_address = name, address
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

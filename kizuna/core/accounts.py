@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import bcrypt
-import orjson
 
 from kizuna.core import chat, friends, groups
 from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
-from kizuna.wire.fields import contains_nul
+from kizuna.wire.fields import json_object
 from kizuna.wire.types import Account, User
 
 if TYPE_CHECKING:
@@ -306,14 +305,8 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
     sets: list[str] = []
     args: list[Any] = [user_id]
     if metadata is not None:
-        try:
-            doc = orjson.loads(metadata)
-            if not isinstance(doc, dict):
-                raise ValueError
-        except (ValueError, orjson.JSONDecodeError):
-            raise invalid("Metadata must be a JSON object.") from None
-        if contains_nul(doc):
-            raise invalid("Metadata must not contain NUL characters.")
+        json_object(metadata, "Metadata must be a JSON object.",
+                    "Metadata must not contain NUL characters.")
         args.append(metadata)
         sets.append(f"metadata = ${len(args)}::jsonb")
     username = fields.get("username")

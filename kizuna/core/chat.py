@@ -27,11 +27,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import orjson
 
 from kizuna.core.streams import CHANNEL, DM, GROUP, NIL_UUID, Stream
 from kizuna.errors import Code, KizunaError, invalid
-from kizuna.wire.fields import contains_nul
+from kizuna.wire.fields import json_object
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import ChannelMessage, ChannelMessageList
 
@@ -53,6 +52,7 @@ MAX_ROOM_NAME = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 INVALID_CURSOR = "Cursor is invalid or expired."
+INVALID_CONTENT = "Message content must be a valid JSON object"
 
 
 # -- channel ids ---------------------------------------------------------------------------------
@@ -158,16 +158,10 @@ async def group_stream(pool: asyncpg.Pool, user_id: str, target: Any) -> Stream:
 
 def check_content(content: Any) -> str:
     """Message content: a JSON object encoded as a string (returned unchanged)."""
-    if isinstance(content, str):
-        try:
-            doc = orjson.loads(content)
-            if isinstance(doc, dict):
-                if contains_nul(doc):  # valid JSON, but PostgreSQL's jsonb cannot hold it
-                    raise invalid("Message content must not contain NUL characters")
-                return content
-        except orjson.JSONDecodeError:
-            pass
-    raise invalid("Message content must be a valid JSON object")
+    if not isinstance(content, str):
+        raise invalid(INVALID_CONTENT)
+    json_object(content, INVALID_CONTENT, "Message content must not contain NUL characters")
+    return content
 
 
 # -- messages ------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
-import orjson
 
 from kizuna.core.notifications import (
     CODE_FRIEND_ACCEPT,
@@ -38,7 +37,7 @@ from kizuna.core.notifications import (
 )
 from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
-from kizuna.wire.fields import contains_nul
+from kizuna.wire.fields import json_object
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import Friend, FriendList, FriendOfFriend, FriendsOfFriendsList
 
@@ -79,14 +78,7 @@ def check_metadata(metadata: str | None) -> str | None:
     """Friend metadata: a JSON object as text (None or "" for none)."""
     if not metadata:
         return None
-    try:
-        doc = orjson.loads(metadata)
-        if not isinstance(doc, dict):
-            raise ValueError
-    except (ValueError, orjson.JSONDecodeError):
-        raise invalid(BAD_METADATA) from None
-    if contains_nul(doc):
-        raise invalid(BAD_METADATA)  # jsonb cannot store a NUL character
+    json_object(metadata, BAD_METADATA, BAD_METADATA)
     return metadata
 
 

@@ -40,14 +40,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
-import orjson
 
 from kizuna.core import chat
 from kizuna.core.notifications import CODE_GROUP_ADD, CODE_GROUP_JOIN_REQUEST, NewNotification
 from kizuna.core.streams import NIL_UUID
 from kizuna.core.users import USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
-from kizuna.wire.fields import contains_nul
+from kizuna.wire.fields import json_object
 from kizuna.wire.paging import decode_cursor, encode_cursor
 from kizuna.wire.types import (
     ChannelMessage,
@@ -151,14 +150,7 @@ def _text(value: str | None, what: str, maximum: int) -> str | None:
 def _metadata(value: str | None) -> str | None:
     if value is None:
         return None
-    try:
-        doc = orjson.loads(value)
-        if not isinstance(doc, dict):
-            raise ValueError
-    except (ValueError, orjson.JSONDecodeError):
-        raise invalid("Metadata must be a JSON object.") from None
-    if contains_nul(doc):
-        raise invalid("Metadata must not contain NUL characters.")
+    json_object(value, "Metadata must be a JSON object.", "Metadata must not contain NUL characters.")
     return value
 
 

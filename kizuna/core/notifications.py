@@ -26,7 +26,7 @@ import orjson
 
 from kizuna.core.streams import NIL_UUID
 from kizuna.errors import KizunaError, invalid
-from kizuna.wire.fields import contains_nul
+from kizuna.wire.fields import json_object
 from kizuna.wire.paging import MALFORMED_CURSOR, decode_cursor, encode_cursor
 from kizuna.wire.types import Notification, NotificationList
 
@@ -61,18 +61,12 @@ class NewNotification:
 def make(item: NewNotification, when: datetime | None = None) -> Notification:
     """A notification ready to send: validated, with an id and a time."""
     content = item.content
-    if isinstance(content, str):
-        try:
-            doc = orjson.loads(content)
-            if not isinstance(doc, dict):
-                raise ValueError
-        except (ValueError, orjson.JSONDecodeError):
-            raise invalid("Notification content must be a JSON object.") from None
-    else:
-        doc = content
+    has_nul = "Notification content and subject must not contain NUL characters."
+    if not isinstance(content, str):
         content = orjson.dumps(content).decode()
-    if contains_nul(doc) or "\x00" in item.subject:
-        raise invalid("Notification content and subject must not contain NUL characters.")
+    json_object(content, "Notification content must be a JSON object.", has_nul)
+    if "\x00" in item.subject:
+        raise invalid(has_nul)
     if not item.subject or len(item.subject) > MAX_SUBJECT:
         raise invalid("Notification subject must be 1-255 characters.")
     if not -32768 <= item.code <= 32767:

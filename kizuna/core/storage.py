@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 
 from kizuna.errors import Code, KizunaError, invalid
-from kizuna.wire.fields import contains_nul
+from kizuna.wire.fields import json_object
 from kizuna.wire.paging import MALFORMED_CURSOR, decode_cursor, encode_cursor
 from kizuna.wire.types import StorageAck, StorageObject, StorageObjectList
 
@@ -88,14 +87,8 @@ def validate_write(op: WriteOp) -> None:
         raise invalid("Invalid Read permission supplied. It must be either 0, 1 or 2.")
     if op.permission_write is not None and op.permission_write not in (0, 1):
         raise invalid("Invalid Write permission supplied. It must be either 0 or 1.")
-    try:
-        doc = orjson.loads(op.value)
-    except orjson.JSONDecodeError:
-        raise invalid("Value must be a JSON object.") from None
-    if not isinstance(doc, dict):
-        raise invalid("Value must be a JSON object.")
-    if contains_nul(doc):
-        raise invalid("Value must not contain NUL characters.")  # jsonb cannot store them
+    json_object(op.value, "Value must be a JSON object.",
+                "Value must not contain NUL characters.")
 
 
 # A statement that failed, or a connection lost under it (terminated backend, restart): both are

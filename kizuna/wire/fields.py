@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
+import orjson
+
 from kizuna.config import parse_bool
 from kizuna.errors import invalid
 
@@ -73,7 +75,22 @@ def find_nul(value: Any) -> str | None:
     """Where a decoded JSON value holds U+0000 in a string or an object key (PostgreSQL text and
     jsonb cannot store one): "" for the value itself, `[2].key` inside it; None when nowhere.
     JSON documents are checked on their decoded value: the escaped text `\\u0000` (a backslash,
-    then "u0000") is legal and storable."""
+    then "u0000") is legal and storable.
+
+    The common case (no NUL) costs one C-level encode: orjson writes U+0000 as the escape
+    `\\u0000`, so a value whose encoding lacks that text holds none; only a value whose encoding
+    has it (a real NUL, or the legal escaped text) is walked, to be sure and to say where."""
+    if type(value) is str:
+        return "" if "\x00" in value else None
+    try:
+        if b"\\u0000" not in orjson.dumps(value):
+            return None
+    except TypeError:  # not JSON-encodable (server code's own values): walk it
+        pass
+    return _nul_path(value)
+
+
+def _nul_path(value: Any) -> str | None:
     stack: list[tuple[str, Any]] = [("", value)]  # iterative: documents may nest deeply
     while stack:
         at, item = stack.pop()
@@ -88,6 +105,22 @@ def find_nul(value: Any) -> str | None:
                     return at
                 stack.append((f"{at}.{k}", v))
     return None
+
+
+def json_object(text: str, not_object: str, has_nul: str) -> dict[str, Any]:
+    """A JSON document that must be an object (storage values, metadata, message content), from
+    its text: `not_object` (code 3) when it is not one, `has_nul` when it holds U+0000 (which
+    PostgreSQL's jsonb cannot store). The text is kept by the caller; this only checks it."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise invalid(not_object) from None
+    if type(doc) is not dict:
+        raise invalid(not_object)
+    # A decoded NUL can only come from the escape `\u0000` in the text: skip the walk otherwise.
+    if "\\u0000" in text and contains_nul(doc):
+        raise invalid(has_nul)
+    return doc
 
 
 def contains_nul(value: Any) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import PG, _admin, start_server
+from tests.conftest import server_on_fresh_database
 from tests.integration.nakama_http import Api, assert_error, assert_ok, bearer, claims, sql
 
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -85,19 +85,13 @@ class Env:
 
 @pytest.fixture(scope="module")
 def friends_server(tmp_path_factory):
-    name = f"kzt_{uuid.uuid4().hex[:16]}"
-    address = f"{PG}/{name}"
     tmp = tmp_path_factory.mktemp("friends")
     modules = tmp / "modules"
     modules.mkdir()
     (modules / "kz_friends_module.py").write_text(MODULE)
-    srv = start_server(["--migrate", "--database.address", address, "--logger.format", "text",
-                        "--runtime.path", str(modules), "--runtime.http_key", HTTP_KEY], tmp)
-    try:
-        yield Env(srv.url, address)
-    finally:
-        srv.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with server_on_fresh_database(tmp, "--runtime.path", str(modules),
+                                  "--runtime.http_key", HTTP_KEY) as srv:
+        yield Env(srv.url, srv.db_address)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ isolates itself with new users and its own collection names.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -24,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import PG, _admin, start_server
+from tests.conftest import server_on_fresh_database
 from tests.integration.nakama_http import (
     Api,
     Reply,
@@ -63,15 +62,8 @@ class Env:
 
 @pytest.fixture(scope="module")
 def storage_server(tmp_path_factory):
-    name = f"kzt_{uuid.uuid4().hex[:16]}"
-    address = f"{PG}/{name}"
-    srv = start_server(["--migrate", "--database.address", address, "--logger.format", "text"],
-                       tmp_path_factory.mktemp("storage"))
-    try:
-        yield Env(srv.url, address)
-    finally:
-        srv.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with server_on_fresh_database(tmp_path_factory.mktemp("storage")) as srv:
+        yield Env(srv.url, srv.db_address)
 
 
 @pytest.fixture

@@ -29,18 +29,11 @@ REJECTED_DELETE = {"code": 3, "message":
 def race_server(tmp_path_factory):
     """One server for the module; fewer database connections than clients, so requests also
     queue for the pool while they race for the row."""
-    import asyncio as _asyncio
+    from tests.conftest import server_on_fresh_database
 
-    from tests.conftest import PG, _admin, start_server
-
-    name = f"kzt_{uuid.uuid4().hex[:16]}"
-    srv = start_server(["--migrate", "--database.address", f"{PG}/{name}", "--logger.format", "text",
-                        "--database.max_open_conns", "20"], tmp_path_factory.mktemp("race"))
-    try:
+    with server_on_fresh_database(tmp_path_factory.mktemp("race"),
+                                  "--database.max_open_conns", "20") as srv:
         yield srv
-    finally:
-        srv.stop()
-        _asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

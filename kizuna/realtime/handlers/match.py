@@ -39,10 +39,6 @@ def _parse(match_id: Any) -> tuple[str, str] | None:
         return None
 
 
-def _self(session: Session) -> dict[str, Any]:
-    return {"user_id": session.user_id, "session_id": session.id, "username": session.username}
-
-
 def _reply(rt: RealtimeService, session: Session, stream: Stream, is_new: bool) -> Reply:
     members = rt.tracker.list(stream)
     others = [encode.user_presence(p) for p in members
@@ -50,7 +46,9 @@ def _reply(rt: RealtimeService, session: Session, stream: Stream, is_new: bool) 
     out: dict[str, Any] = {"match_id": f"{stream.subject}.", "size": len(members)}
     if others:
         out["presences"] = others
-    out["self"] = _self(session)
+    me = rt.tracker.get(session.id, stream)
+    assert me is not None  # tracked just before
+    out["self"] = encode.user_presence(me)
     return "match", out
 
 
@@ -143,7 +141,8 @@ def match_data_send(rt: RealtimeService, session: Session, body: dict[str, Any])
         raise RealtimeError(ErrorCode.BAD_INPUT, exc.message, reply=False) from None
     stream = Stream(MATCH_RELAYED, match_uuid)
     tracker = rt.tracker
-    if tracker.get(session.id, stream) is None:
+    me = tracker.get(session.id, stream)
+    if me is None:
         return None  # only members may send
     targets = fields.field(body, "presences")
     members = tracker.presences(stream)
@@ -161,7 +160,7 @@ def match_data_send(rt: RealtimeService, session: Session, body: dict[str, Any])
         recipients = [p for p in members if p.session_id != session.id]
     if not recipients:
         return None
-    out: dict[str, Any] = {"match_id": match_id, "presence": _self(session)}
+    out: dict[str, Any] = {"match_id": match_id, "presence": encode.user_presence(me)}
     if op_code:
         out["op_code"] = str(op_code)
     if data:
