@@ -86,6 +86,10 @@ class SessionConfig:
     single_match: bool = _f(False)
     single_party: bool = _f(False)
     single_session: bool = _f(False)
+    # Kizuna's own (Nakama keeps revocations in one node's memory): how often a node reads the
+    # revocations recorded in the database, the fallback behind PostgreSQL NOTIFY (which delivers
+    # them at once) and the moment expired revocations are pruned from memory.
+    revocation_poll_ms: int = _f(5000, min=10)
 
 
 @dataclass

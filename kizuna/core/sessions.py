@@ -39,7 +39,6 @@ from kizuna.errors import Code, KizunaError
 log = logging.getLogger("kizuna.sessions")
 
 CHANNEL = "kizuna_session_revoked"
-_POLL_SEC = 5.0
 _CLEANUP_SEC = 600.0
 
 
@@ -176,6 +175,7 @@ class SessionStore:
         self.pool = pool
         self.tokens = Tokens(cfg)
         self.single_session = cfg.session.single_session
+        self.poll_sec = cfg.session.revocation_poll_ms / 1000
         self.revoked = Revocations()
         self._last_poll: Any = None
         self._listener: Any = None  # a pooled connection kept for LISTEN
@@ -265,12 +265,14 @@ class SessionStore:
                 self.revoked.add(tid, float(exp or now + 86400))
 
     async def _poll_loop(self) -> None:
-        """Every few seconds (or at once when the listening connection is lost): make sure a
-        LISTEN is in place, then read the revocations recorded since the last poll, so nothing
-        missed while no LISTEN was active is lost."""
+        """Every `session.revocation_poll_ms` (or at once when the listening connection is lost):
+        make sure a LISTEN is in place, then read the revocations recorded since the last poll, so
+        nothing missed while no LISTEN was active is lost, and prune the expired ones. Each poll
+        is logged at debug level (`session revocations polled`, with `fresh`: how many of the
+        revocations read were new to this node), which tests wait on and check."""
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_POLL_SEC):
+                async with asyncio.timeout(self.poll_sec):
                     await self._wake.wait()
             self._wake.clear()
             try:
@@ -281,11 +283,15 @@ class SessionStore:
                 rows = await self.pool.fetch(
                     "SELECT token_id::text AS tid, extract(epoch FROM expire_time) AS exp, "
                     "revoke_time FROM user_session WHERE revoke_time >= $1", self._last_poll)
+                fresh = 0  # revocations this node learns from the poll (NOTIFY missed them)
                 for r in rows:
+                    fresh += r["tid"] not in self.revoked
                     self.revoked.add(r["tid"], float(r["exp"]))
                     if r["revoke_time"] > self._last_poll:
                         self._last_poll = r["revoke_time"]
                 self.revoked.prune(time.time())
+                log.debug("session revocations polled",
+                          extra={"fresh": fresh, "held": len(self.revoked.expiry)})
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("session revocation poll failed", extra={"error": str(exc)})
 

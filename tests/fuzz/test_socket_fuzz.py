@@ -105,7 +105,7 @@ async def test_socket_envelopes(server):
             ws = await http.ws_connect(url)
         await ws.send_str(json.dumps({"ping": {}, "cid": "last"}))
         while True:
-            doc = json.loads((await ws.receive(timeout=5)).data)
+            doc = json.loads((await ws.receive(timeout=30)).data)
             assert is_envelope(doc), doc
             if doc.get("cid") == "last":
                 assert "pong" in doc

@@ -185,7 +185,7 @@ async def ban(db_address: str, user_id: str) -> None:
     await sql(db_address, "UPDATE users SET disable_time = now() WHERE id = $1", user_id)
 
 
-async def poll(check, timeout: float = 5.0, interval: float = 0.05):
+async def poll(check, timeout: float = 30.0, interval: float = 0.05):
     """Call the async `check` until it returns something truthy; return that or fail."""
     import asyncio
 

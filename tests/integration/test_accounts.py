@@ -660,6 +660,48 @@ async def test_link_endpoints_need_a_session(api: Api):
         assert_error(await api.call("POST", path, json_body={}, auth=basic()), 401, 16, "Auth token invalid")
 
 
+# The providers Kizuna does not serve yet: path segment -> the name in the 501 message.
+UNSUPPORTED_PROVIDERS = {"apple": "Apple", "facebook": "Facebook",
+                         "facebookinstantgame": "Facebook Instant Game",
+                         "gamecenter": "GameCenter", "google": "Google", "steam": "Steam"}
+# A body each provider's client would send (the values are never checked: nothing is served).
+PROVIDER_BODIES = {
+    "apple": {"token": "apple-id-token"}, "facebook": {"token": "fb-access-token"},
+    "facebookinstantgame": {"signed_player_info": "a.b"},
+    "gamecenter": {"player_id": "G:1", "bundle_id": "com.example", "timestamp_seconds": 1,
+                   "salt": "c2FsdA==", "signature": "c2ln", "public_key_url": "https://x"},
+    "google": {"token": "google-id-token"}, "steam": {"token": "steam-ticket"},
+}
+
+
+async def test_other_providers_answer_501_for_authenticate_link_and_unlink(api: Api,
+                                                                          db_address: str):
+    """Apple, Facebook, Facebook Instant Games, Game Center, Google and Steam: authenticate, link
+    and unlink answer 501 code 12 naming the provider, with or without `create`/`sync`, and
+    change nothing (no account created, the caller's account as it was); so do the Facebook and
+    Steam friend imports."""
+    s = await device_user(api)
+    users_before = (await sql(db_address, "SELECT count(*) AS n FROM users"))[0]["n"]
+    account_before = await account_of(api, s["token"])
+    for path, name in UNSUPPORTED_PROVIDERS.items():
+        message = f"{name} accounts are not supported by this server yet."
+        body = PROVIDER_BODIES[path]
+        for params in (None, {"create": "true"}, {"create": "false", "username": uniq("u")}):
+            r = await api.authenticate(path, body, params=params)
+            assert_error(r, 501, 12, message)
+        for verb in ("link", "unlink"):
+            for params in (None, {"sync": "true"}):
+                r = await api.post(f"/v2/account/{verb}/{path}", s["token"], body, params=params)
+                assert_error(r, 501, 12, message)
+    for path, name in (("facebook", "Facebook"), ("steam", "Steam")):
+        for params in (None, {"reset": "true"}):
+            r = await api.post(f"/v2/friend/{path}", s["token"], PROVIDER_BODIES[path],
+                               params=params)
+            assert_error(r, 501, 12, f"{name} accounts are not supported by this server yet.")
+    assert (await sql(db_address, "SELECT count(*) AS n FROM users"))[0]["n"] == users_before
+    assert await account_of(api, s["token"]) == account_before
+
+
 # -- users ---------------------------------------------------------------------------------------
 
 

@@ -157,7 +157,7 @@ class Sock:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
 
-    async def notifications(self, timeout: float = 5.0) -> list[dict]:
+    async def notifications(self, timeout: float = 30.0) -> list[dict]:
         while True:
             msg = await self.ws.receive(timeout=timeout)
             assert msg.type == aiohttp.WSMsgType.TEXT, msg
@@ -516,11 +516,11 @@ async def test_a_blocked_user_cannot_open_a_direct_message(api: Api):
     b_sock = await connect(api, b, status=False)
     try:
         await a_sock.ws.send_json({"cid": "1", "channel_join": {"target": b.id, "type": 2}})
-        reply = await a_sock.ws.receive_json(timeout=5)
+        reply = await a_sock.ws.receive_json(timeout=30)
         assert reply == {"cid": "1", "error": {"code": 3, "message": "User ID not found"}}
         # The one who blocked may still open it (Nakama checks the target's blocks only).
         await b_sock.ws.send_json({"cid": "2", "channel_join": {"target": a.id, "type": 2}})
-        reply = await b_sock.ws.receive_json(timeout=5)
+        reply = await b_sock.ws.receive_json(timeout=30)
         assert reply["cid"] == "2" and "channel" in reply
     finally:
         await a_sock.ws.close()

@@ -7,15 +7,41 @@ touching the files (an applied, or half-applied, file must never change).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
+
+from tests.conftest import pg_dsn
 from tests.integration.migrate_support import DB, Migrator, one_line, wait_for, write_migration
 
 SLEEP = "pg_sleep(nullif(current_setting('kizuna_test.sleep', true), '')::float)"
+# A statement that waits while the test holds the advisory lock GATE_KEY (at most 120 s, so a
+# broken test cannot leave it running): a step that takes exactly as long as the test wants, on
+# any machine. It polls pg_locks (never waits on the lock, so `lock_timeout` does not apply).
+GATE_KEY = 727274
+GATE = ("DO $$ BEGIN FOR i IN 1..2400 LOOP EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_locks WHERE "
+        f"locktype = 'advisory' AND classid = 0 AND objid = {GATE_KEY} AND objsubid = 1 AND granted); "
+        "PERFORM pg_sleep(0.05); END LOOP; END $$")
+
+
+@contextmanager
+def gate_closed(db: DB) -> Iterator[None]:
+    """Hold the GATE advisory lock (on a connection of our own) for the duration of the block."""
+    loop = asyncio.new_event_loop()
+    conn = loop.run_until_complete(asyncpg.connect(pg_dsn(db.name)))
+    try:
+        loop.run_until_complete(conn.execute(f"SELECT pg_advisory_lock({GATE_KEY})"))
+        yield
+    finally:
+        loop.run_until_complete(conn.close())
+        loop.close()
 
 
 def kill_and_wait_for_backend(proc: subprocess.Popen, db: DB) -> None:
@@ -23,7 +49,7 @@ def kill_and_wait_for_backend(proc: subprocess.Popen, db: DB) -> None:
     (the backend checks its client every second, so it does not run on for minutes)."""
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    wait_for(lambda: not db.migrator_backends(), timeout=20, what="the killed migrator's backend to end")
+    wait_for(lambda: not db.migrator_backends(), timeout=60, what="the killed migrator's backend to end")
 
 
 def assert_applied_once(db: DB, ids: list[str]) -> None:
@@ -181,22 +207,27 @@ def test_sigkill_during_a_concurrent_index_build_rebuilds_the_invalid_index(
 
 def test_second_migrator_waits_for_the_lock_then_has_nothing_to_do(kz: Migrator, db: DB, mdir: Path,
                                                                   tmp_path: Path, created_db: str) -> None:
-    write_migration(mdir, "0001_slow", f"CREATE TABLE slow (id INT);\nSELECT {SLEEP};",
+    # The first migrator's slow step lasts until the test opens the gate: the second and the
+    # impatient one start (however long that takes) while it still holds the migration lock.
+    write_migration(mdir, "0001_slow", f"CREATE TABLE slow (id INT);\n{GATE};",
                     "DROP TABLE slow;")
     write_migration(mdir, "0002_next", "CREATE TABLE next_one (id INT);", "DROP TABLE next_one;")
-    db.set_guc("kizuna_test.sleep", "4")
-    first = kz.popen("up", log=tmp_path / "first.log")
-    wait_for(lambda: any("pg_sleep" in b["query"] for b in db.migrator_backends()),
-             what="the first migrator to hold the lock")
-    second = kz.popen("up", log=tmp_path / "second.log")
-    impatient = kz("up", "--lock-wait", "0.3", "--json")  # gives up while the first still works
+    with gate_closed(db):
+        first = kz.popen("up", log=tmp_path / "first.log")
+        wait_for(lambda: any("pg_locks" in b["query"] for b in db.migrator_backends()),
+                 timeout=60, what="the first migrator to hold the lock")
+        second = kz.popen("up", log=tmp_path / "second.log")
+        wait_for(lambda: "waiting for the migration lock" in (tmp_path / "second.log").read_text(),
+                 timeout=60, what="the second migrator to wait for the lock")
+        impatient = kz("up", "--lock-wait", "0.3", "--json")  # gives up while the first works
+        assert first.poll() is None, (tmp_path / "first.log").read_text()
     assert impatient.returncode == 1
     doc = json.loads(impatient.stdout)
     assert doc["ok"] is False
     assert re.match(r"gave up waiting for the migration lock after \d+s: held by kizuna migrate", doc["error"])
     assert f":{first.pid} " in doc["error"] and "--lock-wait" in doc["hint"]
-    assert first.wait(60) == 0, (tmp_path / "first.log").read_text()
-    assert second.wait(60) == 0, (tmp_path / "second.log").read_text()
+    assert first.wait(120) == 0, (tmp_path / "first.log").read_text()
+    assert second.wait(120) == 0, (tmp_path / "second.log").read_text()
     out1 = one_line((tmp_path / "first.log").read_text())
     out2 = one_line((tmp_path / "second.log").read_text())
     assert "applied 2 migration(s)" in out1

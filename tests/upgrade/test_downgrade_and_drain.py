@@ -88,15 +88,17 @@ def test_drain_under_load(db_address, tmp_path) -> None:
     addr = ["--database.address", db_address]
     r = kizuna_cli(CURRENT, "migrate", "up", *addr)
     assert r.returncode == 0, r.stderr
+    # Readiness must be seen turning 503 within the drain (5 s: far longer than one request takes
+    # on any machine); the node must then exit on its own, well before the 60 s grace forces it.
     node = Node(CURRENT, "drainnode", free_port(), tmp_path / "node.log").start(
-        *addr, "--shutdown_grace_sec", "8", "--shutdown_drain_sec", "1")
+        *addr, "--shutdown_grace_sec", "60", "--shutdown_drain_sec", "5")
     try:
         assert _ready(node.url) == 200
         stats, exit_code, elapsed, close_code = asyncio.run(_drain_scenario(node))
         assert stats.failed == 0, stats.errors
         assert stats.sent > 50
         assert exit_code == 0, node.log()
-        assert elapsed < 8
+        assert elapsed < 45, elapsed
         assert close_code == 1001
         assert "Draining" in node.log()
     finally:
@@ -128,16 +130,17 @@ async def _drain_scenario(node: Node):
             await asyncio.sleep(0.05)
         t0 = time.monotonic()
         node.signal(signal.SIGTERM)
-        # Readiness turns 503 at once, while requests are still being served.
-        deadline = time.monotonic() + 2
-        while _ready(node.url) == 200 and time.monotonic() < deadline:
+        # Readiness turns 503 at once, while requests are still being served (the drain).
+        deadline = time.monotonic() + 30
+        while (status := await asyncio.to_thread(_ready, node.url)) == 200 \
+                and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        assert _ready(node.url) == 503
+        assert status == 503
         await asyncio.gather(*players)
         await checker
-        msg = await ws.receive(timeout=15)
+        msg = await ws.receive(timeout=60)
         close_code = ws.close_code if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) else None
-        code = await asyncio.to_thread(node.wait, 15)
+        code = await asyncio.to_thread(node.wait, 60)
         elapsed = time.monotonic() - t0
     return stats, code, elapsed, close_code
 
@@ -146,17 +149,18 @@ def test_second_signal_forces_exit(db_address, tmp_path) -> None:
     addr = ["--database.address", db_address]
     r = kizuna_cli(CURRENT, "migrate", "up", *addr)
     assert r.returncode == 0, r.stderr
+    # The drain alone would last 600 s: an exit (not 0) within the wait is the second signal's.
     node = Node(CURRENT, "stubborn", free_port(), tmp_path / "node.log").start(
-        *addr, "--shutdown_grace_sec", "60", "--shutdown_drain_sec", "30")
+        *addr, "--shutdown_grace_sec", "900", "--shutdown_drain_sec", "600")
     try:
         node.signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while "Draining" not in node.log() and time.monotonic() < deadline:
             time.sleep(0.05)
-        t0 = time.monotonic()
+        assert "Draining" in node.log()
         node.signal(signal.SIGTERM)
-        code = node.wait(10)
-        assert code != 0 and time.monotonic() - t0 < 5
+        code = node.wait(60)
+        assert code != 0
         assert "Second signal" in node.log()
     finally:
         node.kill()

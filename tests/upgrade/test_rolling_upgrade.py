@@ -55,7 +55,7 @@ def test_rolling_upgrade_without_a_failed_request(previous, db_address, db_name,
     r = kizuna_cli(previous, "migrate", "up", *addr)
     assert r.returncode == 0, r.stdout + r.stderr
     old = Node(previous, "oldnode", free_port(), tmp_path / "old.log").start(
-        *addr, "--shutdown_grace_sec", "5")
+        *addr, "--shutdown_grace_sec", "60")
     new = Node(CURRENT, "newnode", free_port(), tmp_path / "new.log")
     # A contract migration of a later release, to show it waits for the old node to go.
     mdir = tmp_path / "migrations"
@@ -100,13 +100,13 @@ async def _scenario(old: Node, new: Node, addr: list[str], mdir: Path, db_name: 
     await asyncio.sleep(0.3)
     drain_started = time.monotonic()
     old.signal()
-    code = await asyncio.to_thread(old.wait, 15)
+    code = await asyncio.to_thread(old.wait, 90)
     assert code == 0, old.log()
-    assert time.monotonic() - drain_started < 6
+    assert time.monotonic() - drain_started < 45  # on its own, not forced by the 60 s grace
 
     # 5. Socket clients reconnect to the new node and go on chatting.
     counts = dict(chats)
-    await _wait_for(lambda: all(chats[t] > counts[t] + 3 for t in counts), timeout=20)
+    await _wait_for(lambda: all(chats[t] > counts[t] + 3 for t in counts), timeout=60)
     assert stats.reconnects >= 4
 
     # 6. With the old node gone, the contract step runs.

@@ -66,7 +66,7 @@ export async function connect(c, session, status = false) {
   socket.onmatchpresence = keep("match_presence");
   socket.onnotification = keep("notification");
   await socket.connect(session, status);
-  socket.next = async (kind, where = () => true, timeoutMs = 5000) => {
+  socket.next = async (kind, where = () => true, timeoutMs = 30000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = events.findIndex((e) => e.kind === kind && where(e.body));

@@ -77,7 +77,7 @@ test("a before hook on updateAccount, and events reaching the module", async () 
   assert.deepEqual(refused.body, { code: 3, message: "That display name is reserved." });
 
   await c.emitEvent(session, { name: "level_complete", properties: { level: "1-1" } });
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 30000;  // a ceiling: events run from a queue
   for (;;) {
     const read = await c.readStorageObjects(session, { object_ids: [
       { collection: "stats", key: "levels", user_id: session.user_id }] });

@@ -49,11 +49,19 @@ async def sleep_async(ctx, logger, nk, payload):
 
 
 def burn(ctx, logger, nk, payload):
-    """Pure-Python CPU work for `payload` seconds, in a worker thread."""
-    end = time.perf_counter() + float(payload)
+    """Pure-Python CPU work in a worker thread, steered by files in the directory `payload`: it
+    creates `started`, burns until `stop` appears (or a 60 s cap, so a broken test cannot keep it
+    running), then creates `stopped` (or `capped`) and answers the number of loop iterations."""
+    gate = payload
+    open(os.path.join(gate, "started"), "w").close()
+    stop = os.path.join(gate, "stop")
+    end = time.perf_counter() + 60
     n = 0
     while time.perf_counter() < end:
         n += 1
+        if n % 10000 == 0 and os.path.exists(stop):
+            break
+    open(os.path.join(gate, "stopped" if os.path.exists(stop) else "capped"), "w").close()
     return str(n)
 
 
