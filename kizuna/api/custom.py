@@ -44,7 +44,7 @@ async def _serve(request: web.Request, runtime, route, params: dict[str, str]) -
                       query=frozen(query), headers=frozen(headers), body=body)
     resp = await runtime.call_http(route, request_fields(request, None), req)
     data, content_type = resp.encode()
-    out_headers = dict(resp.headers)
+    out_headers = dict(resp.headers or {})
     if not any(k.lower() == "content-type" for k in out_headers):
         out_headers["Content-Type"] = content_type
     return web.Response(body=data, status=resp.status, headers=out_headers)

@@ -50,8 +50,27 @@ class HttpResponse:
     body: Any = b""
     """bytes, str, or anything JSON-encodable (then sent as application/json)."""
     status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | None = field(default_factory=dict)
+    """None is no extra header, as {} is (the positional form `HttpResponse(b, 404, None, t)`)."""
     content_type: str | None = None
+
+    def problem(self) -> str | None:
+        """What makes this response unsendable, in words for the module's author; None if fine."""
+        status = self.status
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            return f"status must be an int from 100 to 599, got {status!r}"
+        headers = self.headers if self.headers is not None else {}
+        if not isinstance(headers, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            return "headers must be a dict of str to str (or None)"
+        if self.content_type is not None and not isinstance(self.content_type, str):
+            return f"content_type must be a str (or None), got {type(self.content_type).__name__}"
+        if not isinstance(self.body, (bytes, str)) and self.body is not None:
+            try:
+                orjson.dumps(self.body)
+            except TypeError as exc:
+                return f"body must be bytes, str or JSON-encodable: {exc}"
+        return None
 
     def encode(self) -> tuple[bytes, str]:
         body, ctype = self.body, self.content_type
@@ -65,8 +84,19 @@ class HttpResponse:
 
 
 def as_response(result: Any) -> HttpResponse:
+    """The response a handler's result stands for; `InvalidResponse` (naming what is wrong) when
+    it cannot be sent."""
     if isinstance(result, HttpResponse):
-        return result
-    if result is None:
-        return HttpResponse(b"")
-    return HttpResponse(result)
+        resp = result
+    elif result is None:
+        resp = HttpResponse(b"")
+    else:
+        resp = HttpResponse(result)
+    problem = resp.problem()
+    if problem is not None:
+        raise InvalidResponse(problem)
+    return resp
+
+
+class InvalidResponse(Exception):
+    """A custom HTTP handler returned something that cannot be sent (see HttpResponse)."""

@@ -31,7 +31,7 @@ from kizuna.runtime import context as modes
 from kizuna.runtime import hooks, loader
 from kizuna.runtime.context import Context, frozen
 from kizuna.runtime.errors import Error, LoadError
-from kizuna.runtime.http import HttpRequest, HttpResponse, as_response
+from kizuna.runtime.http import HttpRequest, HttpResponse, InvalidResponse, as_response
 from kizuna.runtime.invoke import Invoker, WorkerPool
 from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Function, HttpRoute, Registry
@@ -245,7 +245,13 @@ class Runtime:
                         request: HttpRequest) -> HttpResponse:
         f = route.function
         ctx = self.context(modes.HTTP, **fields)
-        return as_response(await self.invoker.call(f, ctx, f.logger, self.nk, request))
+        result = await self.invoker.call(f, ctx, f.logger, self.nk, request)
+        try:
+            return as_response(result)
+        except InvalidResponse as exc:
+            log.error(f"A custom HTTP handler returned an invalid response: {exc}",
+                      extra={"function": f.label, "runtime_module": f.module})
+            raise KizunaError(Code.INTERNAL, "Internal Server Error") from None
 
     # -- events ----------------------------------------------------------------------------------
 

@@ -453,7 +453,7 @@ async def test_init_module_plain_and_coroutine_can_use_nk(api):
 # -- custom HTTP -----------------------------------------------------------------------------------
 
 
-async def test_register_http(api):
+async def test_register_http(api, rt):
     r = await api.call("GET", "/custom/hello/ada", params={"q": "1"})
     assert (r.status, r.json) == (200, {"hello": "ada", "q": ["1"], "mode": "http"})
     r = await api.call("POST", "/custom/echo", data=b"\x00\x01bytes")
@@ -463,6 +463,15 @@ async def test_register_http(api):
                  400, 9, "asked to fail")
     assert_error(await api.call("GET", "/custom/echo"), 501, 12, "Method Not Allowed")
     assert_error(await api.call("GET", "/custom/nothing"), 404, 5, "Not Found")
+    # The positional form, headers None: sent as given.
+    r = await api.call("GET", "/custom/positional")
+    assert (r.status, r.json) == (404, {"missing": True})
+    assert r.headers["Content-Type"] == "application/json"
+    # A response that cannot be sent: 500 for the client, the module and the reason in the log.
+    assert_error(await api.call("GET", "/custom/invalid"), 500, 13, "Internal Server Error")
+    line = next(x for x in rt.log().splitlines() if "invalid response" in x)
+    assert "status must be an int from 100 to 599, got 'teapot'" in line
+    assert "kz_test_module" in line
     # Built-in routes keep their behaviour.
     assert (await api.call("GET", "/healthcheck")).status == 200
 

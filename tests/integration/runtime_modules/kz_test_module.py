@@ -248,6 +248,15 @@ def http_echo(ctx, logger, nk, request: HttpRequest):
                         content_type="application/x-echo")
 
 
+def http_positional(ctx, logger, nk, request: HttpRequest):
+    # The positional form docs/runtime.md shows, headers given as None.
+    return HttpResponse('{"missing":true}', 404, None, "application/json")
+
+
+def http_invalid(ctx, logger, nk, request: HttpRequest):
+    return HttpResponse(b"x", status="teapot")  # type: ignore[arg-type]
+
+
 def shutdown(ctx, logger, nk):
     marker = ctx.env.get("SHUTDOWN_MARKER")
     if marker:
@@ -274,6 +283,8 @@ def init_module(ctx: Context, logger: Logger, nk: Nk, initializer: Initializer) 
     initializer.register_event(on_server_event)
     initializer.register_http("/custom/hello/{name}", http_hello, methods=["GET"])
     initializer.register_http("/custom/echo", http_echo, methods="POST")
+    initializer.register_http("/custom/positional", http_positional, methods=["GET"])
+    initializer.register_http("/custom/invalid", http_invalid, methods=["GET"])
     initializer.register_shutdown(shutdown)
     # The blocking nk works while loading too (init_module runs in a worker thread).
     nk.storage_write([{"collection": "boot", "key": "sync_init",
