@@ -212,6 +212,15 @@ def start_server(args: list[str], tmp_path: Path, port: int | None = None,
     raise RuntimeError(f"kizuna server did not become healthy in {wait}s:\n{server.log()}")
 
 
+def write_modules(tmp_path: Path, **sources: str) -> Path:
+    """A `runtime.path` directory under tmp_path holding the given modules (name -> source)."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    for name, source in sources.items():
+        (modules / f"{name}.py").write_text(source)
+    return modules
+
+
 @contextmanager
 def server_on_fresh_database(tmp_path: Path, *flags: str) -> Iterator[ServerProcess]:
     """A `kizuna server` (`--migrate`, text logs, `flags`) on a database of its own, dropped

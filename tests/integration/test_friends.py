@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import server_on_fresh_database
+from tests.conftest import ServerProcess, server_on_fresh_database, write_modules
 from tests.integration.nakama_http import Api, assert_error, assert_ok, bearer, claims, sql
 
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -77,25 +77,17 @@ MODULE = textwrap.dedent('''
 ''')
 
 
-@dataclass
-class Env:
-    url: str
-    db_address: str
-
-
 @pytest.fixture(scope="module")
 def friends_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("friends")
-    modules = tmp / "modules"
-    modules.mkdir()
-    (modules / "kz_friends_module.py").write_text(MODULE)
+    modules = write_modules(tmp, kz_friends_module=MODULE)
     with server_on_fresh_database(tmp, "--runtime.path", str(modules),
                                   "--runtime.http_key", HTTP_KEY) as srv:
-        yield Env(srv.url, srv.db_address)
+        yield srv
 
 
 @pytest.fixture
-async def api(friends_server: Env):
+async def api(friends_server: ServerProcess):
     async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as http:
         yield Api(friends_server.url, http)
 
@@ -147,7 +139,7 @@ async def edge_count(api: Api, p: Player, of: Player) -> int:
     return users[0].get("edge_count", 0)
 
 
-async def edges(env: Env, a: Player, b: Player) -> dict[tuple[str, str], int]:
+async def edges(env: ServerProcess, a: Player, b: Player) -> dict[tuple[str, str], int]:
     rows = await sql(env.db_address, "SELECT source_id::text s, destination_id::text d, state "
                      "FROM user_edge WHERE source_id = ANY($1::uuid[])", [a.id, b.id])
     return {(r["s"], r["d"]): r["state"] for r in rows if {r["s"], r["d"]} == {a.id, b.id}}
@@ -186,7 +178,7 @@ async def connect(api: Api, p: Player, status: bool = True) -> Sock:
 # -- invite, accept, list -----------------------------------------------------------------------
 
 
-async def test_invite_then_accept_notifies_and_lists_both_sides(api: Api, friends_server: Env):
+async def test_invite_then_accept_notifies_and_lists_both_sides(api: Api, friends_server: ServerProcess):
     a, b = await players(api, 2)
     b_sock = await connect(api, b)
     a_sock = await connect(api, a)
@@ -285,7 +277,7 @@ async def test_bad_targets_get_nakama_errors(api: Api):
     assert await edge_count(api, a, a) == 2
 
 
-async def test_block_unblock_and_blocked_users(api: Api, friends_server: Env):
+async def test_block_unblock_and_blocked_users(api: Api, friends_server: ServerProcess):
     a, b = await players(api, 2)
     assert_ok(await add(api, a, ids=[b.id]), {})
     assert_ok(await add(api, b, ids=[a.id]), {})
@@ -324,7 +316,7 @@ async def test_block_unblock_and_blocked_users(api: Api, friends_server: Env):
         await b_sock.ws.close()
 
 
-async def test_delete_friend_notifies_and_declines_invites(api: Api, friends_server: Env):
+async def test_delete_friend_notifies_and_declines_invites(api: Api, friends_server: ServerProcess):
     a, b, c = await players(api, 3)
     assert_ok(await add(api, a, ids=[b.id]), {})
     assert_ok(await add(api, b, ids=[a.id]), {})
@@ -438,7 +430,7 @@ async def test_auth_required(api: Api):
     assert_error(r, 401, 16, "Auth token required")
 
 
-async def test_deleting_an_account_removes_its_edges(api: Api, friends_server: Env):
+async def test_deleting_an_account_removes_its_edges(api: Api, friends_server: ServerProcess):
     a, b = await players(api, 2)
     assert_ok(await add(api, a, ids=[b.id]), {})
     assert_ok(await api.delete("/v2/account", a.token), {})
@@ -493,7 +485,7 @@ async def test_nk_friends_calls(api: Api):
     assert note["subject"] == f"{a.username} wants to add you as a friend"
 
 
-async def test_concurrent_mutual_adds_end_consistent(api: Api, friends_server: Env):
+async def test_concurrent_mutual_adds_end_consistent(api: Api, friends_server: ServerProcess):
     """Two users adding each other at once, many times over: the rows stay pairs and the counts
     match the rows."""
     pairs = [await players(api, 2) for _ in range(8)]

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import server_on_fresh_database
+from tests.conftest import ServerProcess, server_on_fresh_database
 from tests.integration.nakama_http import Api, assert_error, assert_ok, claims, sql
 
 pytestmark = pytest.mark.timeout(180)
@@ -26,26 +26,20 @@ TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 DENIED = "Group not found or permission denied."
 
 
-@dataclass
-class Env:
-    url: str
-    db_address: str
-
-
 @pytest.fixture(scope="module")
 def groups_server(tmp_path_factory):
     with server_on_fresh_database(tmp_path_factory.mktemp("groups")) as srv:
-        yield Env(srv.url, srv.db_address)
+        yield srv
 
 
 @pytest.fixture
-async def api(groups_server: Env):
+async def api(groups_server: ServerProcess):
     async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as http:
         yield Api(groups_server.url, http)
 
 
 @pytest.fixture
-def db(groups_server: Env) -> str:
+def db(groups_server: ServerProcess) -> str:
     return groups_server.db_address
 
 

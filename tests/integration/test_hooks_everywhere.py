@@ -36,7 +36,7 @@ import pytest
 from kizuna.api.app import endpoints
 from kizuna.api.endpoint import Auth, Endpoint
 from kizuna.wire.methods import HOOKABLE_KINDS, rt_name
-from tests.conftest import server_on_fresh_database
+from tests.conftest import server_on_fresh_database, write_modules
 from tests.integration.nakama_http import Api, assert_error, basic, bearer, claims, poll
 
 pytestmark = pytest.mark.timeout(180)
@@ -118,9 +118,7 @@ def init_module(ctx, logger, nk, initializer):
 @pytest.fixture(scope="module")
 def hooked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hooks")
-    modules = tmp / "modules"
-    modules.mkdir()
-    (modules / "kz_every_hook.py").write_text(MODULE)
+    modules = write_modules(tmp, kz_every_hook=MODULE)
     with server_on_fresh_database(tmp, "--runtime.path", str(modules),
                                   "--runtime.http_key", HTTP_KEY) as srv:
         yield srv

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import server_on_fresh_database
+from tests.conftest import ServerProcess, server_on_fresh_database
 from tests.integration.nakama_http import (
     Api,
     Reply,
@@ -54,26 +54,20 @@ READ_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 # -- fixtures ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Env:
-    url: str
-    db_address: str
-
-
 @pytest.fixture(scope="module")
 def storage_server(tmp_path_factory):
     with server_on_fresh_database(tmp_path_factory.mktemp("storage")) as srv:
-        yield Env(srv.url, srv.db_address)
+        yield srv
 
 
 @pytest.fixture
-async def api(storage_server: Env):
+async def api(storage_server: ServerProcess):
     async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as http:
         yield Api(storage_server.url, http)
 
 
 @pytest.fixture
-def db(storage_server: Env) -> str:
+def db(storage_server: ServerProcess) -> str:
     return storage_server.db_address
 
 
