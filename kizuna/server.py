@@ -121,6 +121,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await sessions.start()
         await registry.start()
         await realtime.start()
+        await services.domain.leaderboards.start()  # before the modules: init_module creates boards
         try:
             await runtime.start()  # server modules (runtime.path)
         except LoadFailed as exc:
@@ -148,6 +149,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     finally:
         lifecycle.draining = True
         await runtime.stop()  # the modules' shutdown functions, within shutdown_grace_sec
+        await services.domain.leaderboards.stop()
         await realtime.stop()  # close frames to every socket before the listener goes
         if runner is not None:
             await runner.cleanup()

@@ -57,4 +57,5 @@ def build(config: Config, pool: Any, *, dev: bool = False,
     domain.sockets = realtime
     runtime = Runtime(domain, dev=dev, served_methods=served_methods)
     realtime.modules = runtime
+    domain.leaderboards.hooks = runtime
     return Services(config=config, pool=pool, domain=domain, realtime=realtime, runtime=runtime)

@@ -16,10 +16,12 @@ from kizuna.api import (
     friends,
     groups,
     health,
+    leaderboard,
     notification,
     openapi,
     rpc,
     storage,
+    tournament,
 )
 from kizuna.api.app_keys import SERVICES
 from kizuna.api.codec import BODY_ERRORS, UnreadableBody, body_error
@@ -33,7 +35,8 @@ from kizuna.wire.methods import api_key
 log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
-API_MODULES = (account, storage, channel, notification, event, friends, groups)
+API_MODULES = (account, storage, channel, notification, event, friends, groups, leaderboard,
+               tournament)
 
 
 def endpoints() -> list[Endpoint]:

@@ -14,6 +14,7 @@ from typing import Any
 from kizuna.config import Config
 from kizuna.core.chat import MessageWriter
 from kizuna.core.delivery import NO_SOCKETS, Sockets
+from kizuna.core.leaderboards import Leaderboards
 from kizuna.core.notifications import Notifier
 from kizuna.core.sessions import SessionStore
 
@@ -26,6 +27,7 @@ class Domain:
         self.sockets: Sockets = NO_SOCKETS
         self.notifier = Notifier(self)
         self.messages = MessageWriter(pool)
+        self.leaderboards = Leaderboards(pool)
         # A revoked token (on this node or any other) closes the sockets opened with it.
         self.sessions.revoked.listener = self._token_revoked
 

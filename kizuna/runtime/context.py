@@ -21,6 +21,9 @@ AFTER = "after"
 EVENT = "event"
 SHUTDOWN = "shutdown"
 HTTP = "http"  # a custom HTTP handler (Kizuna's name: Nakama's Go handlers get no context)
+LEADERBOARD_RESET = "leaderboard_reset"
+TOURNAMENT_END = "tournament_end"
+TOURNAMENT_RESET = "tournament_reset"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 

@@ -56,6 +56,9 @@ class Registry:
     session_start: list[Function] = field(default_factory=list)
     session_end: list[Function] = field(default_factory=list)
     shutdown: list[Function] = field(default_factory=list)
+    leaderboard_reset: list[Function] = field(default_factory=list)
+    tournament_end: list[Function] = field(default_factory=list)
+    tournament_reset: list[Function] = field(default_factory=list)
     http: list[HttpRoute] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
 
@@ -69,6 +72,9 @@ class Registry:
         self.session_start += other.session_start
         self.session_end += other.session_end
         self.shutdown += other.shutdown
+        self.leaderboard_reset += other.leaderboard_reset
+        self.tournament_end += other.tournament_end
+        self.tournament_reset += other.tournament_reset
         self.http += other.http
         self.modules += other.modules
 
@@ -234,6 +240,27 @@ class Initializer:
     def register_shutdown(self, fn: Callable[..., Any]) -> None:
         """`fn(ctx, logger, nk)` when the server shuts down, bounded by `shutdown_grace_sec`."""
         self._target.shutdown.append(self._function(fn, 3, "shutdown", "register_shutdown"))
+
+    # -- leaderboards and tournaments --------------------------------------------------------------
+
+    def register_leaderboard_reset(self, fn: Callable[..., Any]) -> None:
+        """`fn(ctx, logger, nk, leaderboard: dict, reset: int)` when a leaderboard's period ends
+        (its reset schedule fires); `reset` is the time of the reset (unix seconds). Runs once per
+        cluster, on one node."""
+        self._target.leaderboard_reset.append(
+            self._function(fn, 5, "leaderboard reset", "register_leaderboard_reset"))
+
+    def register_tournament_end(self, fn: Callable[..., Any]) -> None:
+        """`fn(ctx, logger, nk, tournament: dict, end: int, reset: int)` when a tournament ends
+        (its end_time passes). Runs once per cluster: pay the rewards here."""
+        self._target.tournament_end.append(
+            self._function(fn, 6, "tournament end", "register_tournament_end"))
+
+    def register_tournament_reset(self, fn: Callable[..., Any]) -> None:
+        """`fn(ctx, logger, nk, tournament: dict, end: int, reset: int)` when a period of a
+        tournament with a reset schedule ends. Runs once per cluster."""
+        self._target.tournament_reset.append(
+            self._function(fn, 6, "tournament reset", "register_tournament_reset"))
 
     def register_http(self, path: str, fn: Callable[..., Any],
                       methods: Iterable[str] | str | None = None) -> None:

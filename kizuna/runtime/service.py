@@ -20,12 +20,15 @@ import asyncio
 import logging
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from kizuna.config import Config, runtime_env
+from kizuna.core import tournaments
 from kizuna.core.domain import Domain
+from kizuna.core.leaderboards import Board
 from kizuna.errors import Code, KizunaError
 from kizuna.runtime import context as modes
 from kizuna.runtime import hooks, loader
@@ -36,7 +39,7 @@ from kizuna.runtime.invoke import Invoker, WorkerPool
 from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Function, HttpRoute, Registry
 from kizuna.version import __version__
-from kizuna.wire import codec
+from kizuna.wire import codec, encode
 from kizuna.wire.methods import api_name
 
 log = logging.getLogger("kizuna.runtime")
@@ -253,6 +256,37 @@ class Runtime:
                       extra={"function": f.label, "runtime_module": f.module})
             raise KizunaError(Code.INTERNAL, "Internal Server Error") from None
 
+    # -- leaderboard and tournament callbacks (core.leaderboards.BoardHooks) ----------------------
+
+    async def leaderboard_reset(self, board: Board, reset: int) -> None:
+        await self._board_callbacks(self.registry.leaderboard_reset, modes.LEADERBOARD_RESET,
+                                    encode.leaderboard(board.api(_second_before(reset)), full=True),
+                                    reset)
+
+    async def tournament_end(self, board: Board, end: int, reset: int) -> None:
+        if self.registry.tournament_end:  # the tournament as it was in its last second
+            view = await tournaments.current_view(self.domain, board, _second_before(end))
+            await self._board_callbacks(self.registry.tournament_end, modes.TOURNAMENT_END,
+                                        encode.tournament(view, full=True), end, reset)
+
+    async def tournament_reset(self, board: Board, end: int, reset: int) -> None:
+        if self.registry.tournament_reset:
+            view = await tournaments.current_view(self.domain, board, _second_before(reset))
+            await self._board_callbacks(self.registry.tournament_reset, modes.TOURNAMENT_RESET,
+                                        encode.tournament(view, full=True), end, reset)
+
+    async def _board_callbacks(self, functions: list[Function], mode: str,
+                               *args: Any) -> None:
+        if not functions or not self._started:
+            return
+        ctx = self.context(mode)
+        for f in functions:
+            try:
+                await self.invoker.call(f, ctx, f.logger, self.nk, *args)
+            except KizunaError as exc:
+                log.warning("Leaderboard callback failed", extra={
+                    "function": f.label, "runtime_module": f.module, "error": exc.message})
+
     # -- events ----------------------------------------------------------------------------------
 
     def emit_event(self, event: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -295,6 +329,10 @@ class Runtime:
                             "error": exc.message})
             finally:
                 queue.task_done()
+
+
+def _second_before(unix: int) -> datetime:
+    return datetime.fromtimestamp(unix - 1, UTC)
 
 
 async def check(cfg: Config) -> loader.LoadResult:

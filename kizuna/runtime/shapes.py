@@ -133,6 +133,64 @@ class UserGroup(TypedDict):
     state: int
 
 
+class Leaderboard(TypedDict):
+    id: str
+    sort_order: int  # 0 ascending, 1 descending
+    operator: int  # 1 best, 2 set, 3 increment, 4 decrement
+    prev_reset: int  # unix seconds, 0: none
+    next_reset: int
+    metadata: dict[str, Any]
+    create_time: str
+    authoritative: bool
+
+
+class Tournament(TypedDict):
+    id: str
+    title: str
+    description: str
+    category: int
+    sort_order: int
+    size: int
+    max_size: int
+    max_num_score: int
+    can_enter: bool
+    end_active: int  # unix seconds
+    next_reset: int
+    metadata: dict[str, Any]
+    create_time: str
+    start_time: str
+    end_time: str  # "" when the tournament never ends
+    duration: int
+    start_active: int
+    prev_reset: int
+    operator: int
+    authoritative: bool
+    join_required: bool
+
+
+class LeaderboardRecord(TypedDict):
+    leaderboard_id: str
+    owner_id: str
+    username: str
+    score: int
+    subscore: int
+    num_score: int
+    max_num_score: int
+    metadata: dict[str, Any]
+    create_time: str
+    update_time: str
+    expiry_time: str  # "" when the record never expires
+    rank: int  # 0 when the board keeps no ranks
+
+
+class LeaderboardRecordList(TypedDict):
+    records: list[LeaderboardRecord]
+    owner_records: list[LeaderboardRecord]
+    next_cursor: str
+    prev_cursor: str
+    rank_count: int
+
+
 class AccountExport(TypedDict):
     account: Account
     objects: list[StorageObject]

@@ -14,6 +14,7 @@ seconds, as Nakama does; acknowledgements and chat messages carry the full time.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from kizuna.wire.codec import document, prune, since_epoch, timestamp
@@ -29,16 +30,25 @@ from kizuna.wire.types import (
     GroupList,
     GroupUser,
     GroupUserList,
+    Leaderboard,
+    LeaderboardList,
+    LeaderboardRecord,
+    LeaderboardRecordList,
     Notification,
     NotificationList,
     Session,
     StorageAck,
     StorageObject,
     StorageObjectList,
+    Tournament,
+    TournamentList,
     User,
     UserGroup,
     UserGroupList,
     UserPresence,
+    WalletLedgerItem,
+    WalletLedgerList,
+    WalletUpdateResult,
 )
 
 
@@ -300,3 +310,119 @@ def user_group_list(page: UserGroupList, *, full: bool = False) -> dict[str, Any
     if full:
         return {"user_groups": items, "cursor": page.cursor}
     return prune({"user_groups": items, "cursor": page.cursor})
+
+
+# -- leaderboards and tournaments ------------------------------------------------------------------
+
+
+def _unix(seconds: int, *, full: bool) -> str | None:
+    """A time Nakama keeps as unix seconds (periods, resets), as a Timestamp; unset: omitted."""
+    if not seconds:
+        return "" if full else None
+    return timestamp(datetime.fromtimestamp(seconds, UTC))
+
+
+def leaderboard(b: Leaderboard, *, full: bool = False) -> dict[str, Any]:
+    """An api.Leaderboard: sort_order, operator (the API enum), prev_reset and next_reset (unix
+    seconds) are numbers."""
+    if full:
+        return {"id": b.id, "sort_order": b.sort_order, "operator": b.operator,
+                "prev_reset": b.prev_reset, "next_reset": b.next_reset,
+                "metadata": document(b.metadata), "create_time": timestamp(b.create_time),
+                "authoritative": b.authoritative}
+    return prune({"id": b.id, "sort_order": b.sort_order, "operator": b.operator,
+                  "prev_reset": b.prev_reset, "next_reset": b.next_reset, "metadata": b.metadata,
+                  "create_time": timestamp(b.create_time), "authoritative": b.authoritative})
+
+
+def leaderboard_list(page: LeaderboardList, *, full: bool = False) -> dict[str, Any]:
+    items = [leaderboard(b, full=full) for b in page.leaderboards]
+    if full:
+        return {"leaderboards": items, "cursor": page.cursor or ""}
+    return prune({"leaderboards": items, "cursor": page.cursor})
+
+
+def tournament(t: Tournament, *, full: bool = False) -> dict[str, Any]:
+    """An api.Tournament: times of the current period (start_active, end_active, next_reset,
+    prev_reset) are uint32 unix seconds; start_time, end_time and create_time Timestamps."""
+    doc: dict[str, Any] = {
+        "id": t.id, "title": t.title, "description": t.description, "category": t.category,
+        "sort_order": t.sort_order, "size": t.size, "max_size": t.max_size,
+        "max_num_score": t.max_num_score, "can_enter": t.can_enter, "end_active": t.end_active,
+        "next_reset": t.next_reset, "metadata": document(t.metadata) if full else t.metadata,
+        "create_time": timestamp(t.create_time), "start_time": timestamp(t.start_time),
+        "end_time": _unix(t.end_time, full=full), "duration": t.duration,
+        "start_active": t.start_active, "prev_reset": t.prev_reset, "operator": t.operator,
+        "authoritative": t.authoritative, "join_required": t.join_required}
+    return doc if full else prune(doc)
+
+
+def tournament_list(page: TournamentList, *, full: bool = False) -> dict[str, Any]:
+    items = [tournament(t, full=full) for t in page.tournaments]
+    if full:
+        return {"tournaments": items, "cursor": page.cursor or ""}
+    return prune({"tournaments": items, "cursor": page.cursor})
+
+
+def leaderboard_record(r: LeaderboardRecord, *, full: bool = False) -> dict[str, Any]:
+    """An api.LeaderboardRecord: score, subscore and rank are int64 (strings on the wire), times
+    in whole seconds; `username` is a StringValue, written whenever the record has one."""
+    if full:
+        return {"leaderboard_id": r.leaderboard_id, "owner_id": r.owner_id,
+                "username": r.username or "", "score": r.score, "subscore": r.subscore,
+                "num_score": r.num_score, "max_num_score": r.max_num_score,
+                "metadata": document(r.metadata), "create_time": timestamp(r.create_time),
+                "update_time": timestamp(r.update_time),
+                "expiry_time": _unix(r.expiry_time, full=True), "rank": r.rank}
+    out: dict[str, Any] = {"leaderboard_id": r.leaderboard_id, "owner_id": r.owner_id}
+    if r.username is not None:
+        out["username"] = r.username
+    out.update(prune({"score": str(r.score) if r.score else None,
+                      "subscore": str(r.subscore) if r.subscore else None,
+                      "num_score": r.num_score, "metadata": r.metadata,
+                      "create_time": timestamp(r.create_time),
+                      "update_time": timestamp(r.update_time),
+                      "expiry_time": _unix(r.expiry_time, full=False),
+                      "rank": str(r.rank) if r.rank else None,
+                      "max_num_score": r.max_num_score}))
+    return out
+
+
+def leaderboard_record_list(page: LeaderboardRecordList, *, full: bool = False) -> dict[str, Any]:
+    records = [leaderboard_record(r, full=full) for r in page.records]
+    owners = [leaderboard_record(r, full=full) for r in page.owner_records]
+    if full:
+        return {"records": records, "owner_records": owners,
+                "next_cursor": page.next_cursor or "", "prev_cursor": page.prev_cursor or "",
+                "rank_count": page.rank_count}
+    return prune({"records": records, "owner_records": owners, "next_cursor": page.next_cursor,
+                  "prev_cursor": page.prev_cursor,
+                  "rank_count": str(page.rank_count) if page.rank_count else None})
+
+
+# -- wallet ----------------------------------------------------------------------------------------
+
+
+def wallet_update_result(r: WalletUpdateResult, *, full: bool = False) -> dict[str, Any]:
+    """One user's wallet update (no API message: server code only): the balances after and
+    before it. The same in both styles: balances are maps of integers, not JSON documents."""
+    return {"user_id": r.user_id, "updated": dict(r.updated), "previous": dict(r.previous)}
+
+
+def wallet_ledger_item(item: WalletLedgerItem, *, full: bool = False) -> dict[str, Any]:
+    """A wallet ledger item (no API message: server code only)."""
+    if full:
+        return {"id": item.id, "user_id": item.user_id, "changeset": document(item.changeset),
+                "metadata": document(item.metadata),
+                "create_time": timestamp(item.create_time, "fraction"),
+                "update_time": timestamp(item.update_time, "fraction")}
+    return prune({"id": item.id, "user_id": item.user_id, "changeset": item.changeset,
+                  "metadata": item.metadata, "create_time": timestamp(item.create_time),
+                  "update_time": timestamp(item.update_time)})
+
+
+def wallet_ledger_list(page: WalletLedgerList, *, full: bool = False) -> dict[str, Any]:
+    items = [wallet_ledger_item(i, full=full) for i in page.items]
+    if full:
+        return {"items": items, "cursor": page.cursor}
+    return prune({"items": items, "cursor": page.cursor})

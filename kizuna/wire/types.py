@@ -224,3 +224,107 @@ class UserGroup:
 class UserGroupList:
     user_groups: list[UserGroup]
     cursor: str | None
+
+
+# -- leaderboards and tournaments (kizuna/core/leaderboards.py, kizuna/core/tournaments.py) --------
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    id: str
+    sort_order: int  # 0 ascending, 1 descending
+    operator: int  # the API enum: 1 best, 2 set, 3 increment, 4 decrement
+    prev_reset: int  # unix seconds, 0 when none
+    next_reset: int
+    metadata: str  # a JSON object, as text
+    create_time: datetime
+    authoritative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardList:
+    leaderboards: list[Leaderboard]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tournament:
+    id: str
+    title: str
+    description: str
+    category: int
+    sort_order: int
+    size: int
+    max_size: int
+    max_num_score: int
+    can_enter: bool
+    end_active: int  # unix seconds: the current period's active window ends
+    next_reset: int
+    metadata: str
+    create_time: datetime
+    start_time: datetime
+    end_time: int  # unix seconds, 0: never ends
+    duration: int
+    start_active: int
+    prev_reset: int
+    operator: int  # the API enum
+    authoritative: bool
+    join_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TournamentList:
+    tournaments: list[Tournament]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRecord:
+    leaderboard_id: str
+    owner_id: str
+    username: str | None
+    score: int
+    subscore: int
+    num_score: int
+    max_num_score: int
+    metadata: str  # a JSON object, as text
+    create_time: datetime
+    update_time: datetime
+    expiry_time: int  # unix seconds, 0: never expires
+    rank: int  # 1-based, 0 when ranks are not kept for the board
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRecordList:
+    records: list[LeaderboardRecord]
+    owner_records: list[LeaderboardRecord]
+    next_cursor: str | None
+    prev_cursor: str | None
+    rank_count: int
+
+
+# -- wallet (kizuna/core/wallet.py) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WalletUpdateResult:
+    """One user's wallet update: the balances after and before it."""
+    user_id: str
+    updated: dict[str, int]
+    previous: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class WalletLedgerItem:
+    id: str
+    user_id: str
+    changeset: str  # a JSON object of integers, as text
+    metadata: str  # a JSON object, as text
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WalletLedgerList:
+    items: list[WalletLedgerItem]
+    cursor: str | None

@@ -7,6 +7,7 @@ from typing import Any
 from kizuna.runtime.nk.aio import AsyncNk
 from kizuna.runtime.nk.base import Host
 from kizuna.runtime.nk.utility import UtilityNk
+from kizuna.runtime.nk.wallet import WalletChange, WalletLedgerItem, WalletUpdateResult
 from kizuna.runtime.shapes import (
     Account,
     AccountExport,
@@ -17,10 +18,14 @@ from kizuna.runtime.shapes import (
     FriendOfFriend,
     Group,
     GroupUser,
+    Leaderboard,
+    LeaderboardRecord,
+    LeaderboardRecordList,
     Notification,
     StorageAck,
     StorageObject,
     TokenResult,
+    Tournament,
     User,
     UserGroup,
 )
@@ -386,3 +391,202 @@ class Nk(UtilityNk):
         caller_id: str | None = None,
     ) -> None:
         """Lower users one role (superadmin -> admin -> member; never the last superadmin)."""
+
+    def wallet_update(
+        self,
+        user_id: str,
+        changeset: Mapping[str, int],
+        metadata: Mapping[str, Any] | str | None = None,
+        update_ledger: bool = False,
+    ) -> WalletChange:
+        """Add `changeset` (`{"coins": -10, "gems": 1}`, int64 values) to a user's wallet, at once
+        and atomically: `{updated, previous}` balances. A balance that would go below zero refuses
+        the whole update (code 9, "wallet update rejected negative value at path 'coins'").
+        With `update_ledger`, a ledger item records the changeset and `metadata`."""
+
+    def wallets_update(
+        self,
+        updates: Sequence[Mapping[str, Any]],
+        update_ledger: bool = False,
+    ) -> list[WalletUpdateResult]:
+        """Several updates `{user_id, changeset, metadata}` in one transaction: all are applied,
+        or none. `{user_id, updated, previous}` for each; users that do not exist are left out."""
+
+    def wallet_ledger_list(
+        self,
+        user_id: str,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[WalletLedgerItem], str | None]:
+        """One page of a user's ledger items `{id, user_id, changeset, metadata, create_time,
+        update_time}`, newest first, and the next page's cursor (None at the end)."""
+
+    def wallet_ledger_update(
+        self,
+        item_id: str,
+        metadata: Mapping[str, Any] | str,
+    ) -> WalletLedgerItem:
+        """Merge `metadata` into a ledger item's (its top-level keys replace or join the item's,
+        as Nakama does): the item as it is now."""
+
+    def leaderboard_create(
+        self,
+        id: str,
+        authoritative: bool = False,
+        sort_order: str = 'desc',
+        operator: str = 'best',
+        reset_schedule: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        enable_ranks: bool = False,
+    ) -> bool:
+        """Create a leaderboard; an id that exists is left as it is (returns False), so a module
+        can create its boards in `init_module` on every start. `sort_order` "desc" (higher is
+        better) or "asc"; `operator` "best", "set", "incr" or "decr"; `reset_schedule` a CRON
+        expression ("" or None: never resets); `enable_ranks`: keep ranks for owner lookups
+        (Nakama's default: off)."""
+
+    def leaderboard_delete(self, id: str) -> None:
+        """Delete a leaderboard and all its records (an unknown id is no error)."""
+
+    def leaderboards_get_id(self, ids: Sequence[str]) -> list[Leaderboard]:
+        """Leaderboards by id; unknown ids (and tournaments) are left out."""
+
+    def leaderboard_list(
+        self,
+        limit: int = 10,
+        cursor: str | None = None,
+    ) -> tuple[list[Leaderboard], str | None]:
+        """One page of leaderboards (by creation time) and the next page's cursor."""
+
+    def leaderboard_ranks_disable(self, id: str) -> None:
+        """Stop keeping ranks for a leaderboard (records then have rank 0)."""
+
+    def leaderboard_records_list(
+        self,
+        id: str,
+        owner_ids: Sequence[str] | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+        expiry: int = 0,
+    ) -> LeaderboardRecordList:
+        """A page of records in rank order (`records`, with `next_cursor` and `prev_cursor`), the
+        records of `owner_ids` (`owner_records`), and `rank_count`. `expiry` (unix seconds)
+        reads a past period; 0: the current one."""
+
+    def leaderboard_records_haystack(
+        self,
+        id: str,
+        owner_id: str,
+        limit: int = 10,
+        cursor: str | None = None,
+        expiry: int = 0,
+    ) -> LeaderboardRecordList:
+        """`limit` records around the owner's record (theirs included)."""
+
+    def leaderboard_records_list_cursor_from_rank(self, id: str, rank: int, expiry: int = 0) -> str:
+        """A cursor for `leaderboard_records_list` whose page starts at `rank` ("" for rank 1);
+        needs a board that keeps ranks."""
+
+    def leaderboard_record_write(
+        self,
+        id: str,
+        owner_id: str,
+        username: str | None = None,
+        score: int = 0,
+        subscore: int = 0,
+        metadata: Mapping[str, Any] | str | None = None,
+        override_operator: str | int | None = None,
+    ) -> LeaderboardRecord:
+        """Write the owner's record for the current period, with the board's operator (or
+        `override_operator`); authoritative boards accept it."""
+
+    def leaderboard_record_delete(self, id: str, owner_id: str) -> None:
+        """Delete the owner's record of the current period."""
+
+    def tournament_create(
+        self,
+        id: str,
+        authoritative: bool = False,
+        sort_order: str = 'desc',
+        operator: str = 'best',
+        duration: int = 0,
+        reset_schedule: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        title: str = '',
+        description: str = '',
+        category: int = 0,
+        start_time: int = 0,
+        end_time: int = 0,
+        max_size: int = 0,
+        max_num_score: int = 0,
+        join_required: bool = False,
+        enable_ranks: bool = False,
+    ) -> bool:
+        """Create a tournament; an existing one is left as it is (returns False), so modules can
+        create theirs in `init_module`. `duration` (seconds, > 0) is each period's active window;
+        `reset_schedule` (CRON) starts new periods; `start_time`/`end_time` unix seconds (0: now
+        / never); `max_size` players per period and `max_num_score` writes per player (0: no
+        limit / 1000000); `join_required`: players must join before writing."""
+
+    def tournament_delete(self, id: str) -> None:
+        """Delete a tournament and its records (an unknown id is no error)."""
+
+    def tournament_add_attempt(self, id: str, owner_id: str, count: int) -> None:
+        """Give a player `count` more writes (negative: fewer) in the current period."""
+
+    def tournament_join(self, id: str, owner_id: str, username: str | None = None) -> None:
+        """Join a player to the current period (a no-op unless the tournament requires joins)."""
+
+    def tournaments_get_id(self, ids: Sequence[str]) -> list[Tournament]:
+        """Tournaments by id; unknown ids are left out."""
+
+    def tournament_list(
+        self,
+        category_start: int = 0,
+        category_end: int = 127,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+    ) -> tuple[list[Tournament], str | None]:
+        """Tournaments in a category range, starting at or after `start_time`, ending by
+        `end_time` (None: those not ended; 0: those without an end), and the next cursor."""
+
+    def tournament_ranks_disable(self, id: str) -> None:
+        """Stop keeping ranks for a tournament."""
+
+    def tournament_records_list(
+        self,
+        id: str,
+        owner_ids: Sequence[str] | None = None,
+        limit: int = 10,
+        cursor: str | None = None,
+        expiry: int = 0,
+    ) -> LeaderboardRecordList:
+        """A page of the current period's records, the records of `owner_ids`, `rank_count`."""
+
+    def tournament_records_haystack(
+        self,
+        id: str,
+        owner_id: str,
+        limit: int = 10,
+        cursor: str | None = None,
+        expiry: int = 0,
+    ) -> LeaderboardRecordList:
+        """`limit` records around the owner's record (theirs included)."""
+
+    def tournament_record_write(
+        self,
+        id: str,
+        owner_id: str,
+        username: str | None = None,
+        score: int = 0,
+        subscore: int = 0,
+        metadata: Mapping[str, Any] | str | None = None,
+        override_operator: str | int | None = None,
+    ) -> LeaderboardRecord:
+        """Write the owner's record for the current period (the tournament's rules apply:
+        active window, joins, attempts, size; authoritative tournaments accept it)."""
+
+    def tournament_record_delete(self, id: str, owner_id: str) -> None:
+        """Delete the owner's record of the current period."""
