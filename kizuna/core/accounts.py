@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import bcrypt
 
-from kizuna.core import chat, friends, groups
+from kizuna.core import chat, friends, groups, leaderboards
 from kizuna.core.users import SYSTEM_USER_ID, USER_COLUMNS, user_from_row
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.fields import json_object
@@ -339,8 +339,8 @@ async def update_account(pool: asyncpg.Pool, user_id: str, fields: dict[str, str
 async def delete_account(domain: Domain, user_id: str) -> bool:
     """Delete a user: its sessions revoked (on every node), its sockets closed, then, in one
     transaction, its friends' edge counts lowered, its group memberships ended (a group whose
-    only superadmin it was is deleted), the user and everything that cascades from it deleted,
-    and a tombstone left. False if absent."""
+    only superadmin it was is deleted), its leaderboard and tournament records deleted, the user
+    and everything that cascades from it deleted, and a tombstone left. False if absent."""
     if user_id == SYSTEM_USER_ID:
         raise KizunaError(Code.INVALID_ARGUMENT, "Cannot delete the system user.")
     await domain.sessions.revoke_user(user_id)
@@ -350,6 +350,8 @@ async def delete_account(domain: Domain, user_id: str) -> bool:
             return False
         await friends.remove_user(conn, user_id)
         gone = await groups.remove_user(conn, user_id)
+        # Records have no foreign key (as Nakama's): delete them, every node drops their ranks.
+        await leaderboards.delete_owner_records(conn, user_id)
         await conn.execute("DELETE FROM users WHERE id = $1", user_id)
         await conn.execute(
             "INSERT INTO user_tombstone (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE "

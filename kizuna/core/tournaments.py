@@ -91,8 +91,7 @@ def _unix(now: datetime) -> int:
 def view(board: Board, size: int, now: datetime | None = None) -> Tournament:
     """The api.Tournament of a board, as of `now`; `size` counts only with a max size."""
     now = now or datetime.now(UTC)
-    start_active, end_active, expiry = cron.tournament_deadlines(
-        board.start_time, board.end_time, board.duration, board.schedule, now)
+    start_active, end_active, expiry = board.period(now)
     unix = _unix(now)
     can_enter = start_active <= unix and not (end_active and end_active <= unix)
     if has_max_size(board) and size >= board.max_size:
@@ -189,8 +188,7 @@ async def add_attempt(domain: Domain, tournament_id: str, owner_id: str, count: 
     board = _tournament(domain, tournament_id)
     if count == 0:
         raise invalid("Expects an attempt count number != 0.")
-    _, end_active, expiry = cron.tournament_deadlines(
-        board.start_time, board.end_time, board.duration, board.schedule, datetime.now(UTC))
+    _, end_active, expiry = board.period(datetime.now(UTC))
     if end_active <= _unix(datetime.now(UTC)):
         raise _precondition("Tournament outside of duration.")
     await domain.pool.execute(
@@ -276,8 +274,7 @@ async def join(domain: Domain, tournament_id: str, owner_id: str, username: str 
     if not board.join_required:
         return
     now = datetime.now(UTC)
-    _, end_active, expiry = cron.tournament_deadlines(
-        board.start_time, board.end_time, board.duration, board.schedule, now)
+    _, end_active, expiry = board.period(now)
     if end_active <= _unix(now):
         raise invalid(INACTIVE_JOINS)
     async with domain.pool.acquire() as conn, conn.transaction():
@@ -309,8 +306,7 @@ async def write_record(domain: Domain, tournament_id: str, owner_id: str, userna
         raise not_found(NOT_FOUND_OR_ENDED)
     if board.authoritative and not server:
         raise KizunaError(Code.PERMISSION_DENIED, AUTHORITATIVE_WRITE)
-    start_active, end_active, expiry = cron.tournament_deadlines(
-        board.start_time, board.end_time, board.duration, board.schedule, now)
+    start_active, end_active, expiry = board.period(now)
     if start_active > unix or end_active <= unix:
         raise _precondition(INACTIVE_SCORES)
     operator = board.operator if override < 0 else override

@@ -14,6 +14,7 @@ seconds, as Nakama does; acknowledgements and chat messages carry the full time.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -319,6 +320,11 @@ def _unix(seconds: int, *, full: bool) -> str | None:
     """A time Nakama keeps as unix seconds (periods, resets), as a Timestamp; unset: omitted."""
     if not seconds:
         return "" if full else None
+    return _unix_text(seconds)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unix_text(seconds: int) -> str:
     return timestamp(datetime.fromtimestamp(seconds, UTC))
 
 
@@ -374,17 +380,26 @@ def leaderboard_record(r: LeaderboardRecord, *, full: bool = False) -> dict[str,
                 "metadata": document(r.metadata), "create_time": timestamp(r.create_time),
                 "update_time": timestamp(r.update_time),
                 "expiry_time": _unix(r.expiry_time, full=True), "rank": r.rank}
+    # Built field by field rather than pruned: pages hold up to 1,000 records.
     out: dict[str, Any] = {"leaderboard_id": r.leaderboard_id, "owner_id": r.owner_id}
     if r.username is not None:
         out["username"] = r.username
-    out.update(prune({"score": str(r.score) if r.score else None,
-                      "subscore": str(r.subscore) if r.subscore else None,
-                      "num_score": r.num_score, "metadata": r.metadata,
-                      "create_time": timestamp(r.create_time),
-                      "update_time": timestamp(r.update_time),
-                      "expiry_time": _unix(r.expiry_time, full=False),
-                      "rank": str(r.rank) if r.rank else None,
-                      "max_num_score": r.max_num_score}))
+    if r.score:
+        out["score"] = str(r.score)
+    if r.subscore:
+        out["subscore"] = str(r.subscore)
+    if r.num_score:
+        out["num_score"] = r.num_score
+    if r.metadata:
+        out["metadata"] = r.metadata
+    out["create_time"] = timestamp(r.create_time)
+    out["update_time"] = timestamp(r.update_time)
+    if r.expiry_time:
+        out["expiry_time"] = _unix(r.expiry_time, full=False)
+    if r.rank:
+        out["rank"] = str(r.rank)
+    if r.max_num_score:
+        out["max_num_score"] = r.max_num_score
     return out
 
 

@@ -112,6 +112,8 @@ def init_module(ctx, logger, nk, initializer):
         initializer.register_rt_after(name, _after(kind))
     initializer.register_rpc("hooks_plan", hooks_plan)
     initializer.register_rpc("hooks_seen", hooks_seen)
+    nk.leaderboard_create("hooks_board", False, "desc", "best", "", None, True)
+    nk.tournament_create("hooks_tournament", False, "desc", "best", 86400, "", None, "Hooks")
 '''
 
 
@@ -308,6 +310,27 @@ REST_CASES: dict[str, Case] = {
                                                             "user_id": w.a.uid},
                                                 params={"limit": "10"})),
     "DeleteStorageObjects": _case_delete_storage,
+    "WriteLeaderboardRecord": _const(lambda w: Call(w.a.token, {"leaderboard_id": "hooks_board"},
+                                                    body={"score": "5"})),
+    "ListLeaderboardRecords": _const(lambda w: Call(w.a.token, {"leaderboard_id": "hooks_board"},
+                                                    params={"limit": "10"})),
+    "ListLeaderboardRecordsAroundOwner": _const(lambda w: Call(
+        w.a.token, {"leaderboard_id": "hooks_board", "owner_id": w.a.uid},
+        params={"limit": "10"})),
+    "DeleteLeaderboardRecord": _const(lambda w: Call(w.a.token, {"leaderboard_id": "hooks_board"})),
+    "ListTournaments": _const(lambda w: Call(w.a.token, params={"limit": "10"})),
+    "JoinTournament": _const(lambda w: Call(w.a.token, {"tournament_id": "hooks_tournament"})),
+    "WriteTournamentRecord": _const(lambda w: Call(w.a.token,
+                                                   {"tournament_id": "hooks_tournament"},
+                                                   body={"score": "5"})),
+    "ListTournamentRecords": _const(lambda w: Call(w.a.token,
+                                                   {"tournament_id": "hooks_tournament"},
+                                                   params={"limit": "10"})),
+    "ListTournamentRecordsAroundOwner": _const(lambda w: Call(
+        w.a.token, {"tournament_id": "hooks_tournament", "owner_id": w.a.uid},
+        params={"limit": "10"})),
+    "DeleteTournamentRecord": _const(lambda w: Call(w.a.token,
+                                                    {"tournament_id": "hooks_tournament"})),
 }
 
 
