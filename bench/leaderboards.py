@@ -6,7 +6,9 @@ A module creates the board (descending, best, ranks on); the records are written
 the database, then the server is restarted so that it builds the rank structure from them (the
 time it takes is printed). Scenarios: record writes by 1,000 players with random scores (the
 board's "best", and "set" which changes the record every time); the first page of 100 with ranks;
-100 records around random owners. Prints req/s, p50, p99, RSS, and the rank structure's memory
+100 records around random owners; the reads both at 64 connections (throughput) and at 4
+(latency below saturation: with 64 connections queued on one process, p99 is mostly queueing).
+Prints req/s, p50, p99, RSS, and the rank structure's memory
 per record (RSS after loading the board minus RSS of the same server with an empty board, and
 the structure's own size measured in a separate process).
 """
@@ -99,16 +101,25 @@ def main() -> None:
         print(f"wrk -t{ap_args.threads} -c{ap_args.connections} -d{ap_args.duration} --latency")
         print(HEADER)
         failed = 0
-        for name, script, env in (
+        reads = {"first": {"TOKEN": tokens[0], "MODE": "first"},
+                 "around": {"TOKEN": tokens[0], "MODE": "around", "OWNERS": str(tmp / "owners")}}
+        for name, script, env, conns in (
                 ("POST /v2/leaderboard/bench (best)", "leaderboard_write.lua",
-                 {"TOKENS": str(tmp / "tokens")}),
+                 {"TOKENS": str(tmp / "tokens")}, ap_args.connections),
                 ("POST /v2/leaderboard/bench (set)", "leaderboard_write.lua",
-                 {"TOKENS": str(tmp / "tokens"), "OPERATOR": "2"}),
-                ("GET first page, limit 100", "leaderboard_read.lua",
-                 {"TOKEN": tokens[0], "MODE": "first"}),
-                ("GET around owner, limit 100", "leaderboard_read.lua",
-                 {"TOKEN": tokens[0], "MODE": "around", "OWNERS": str(tmp / "owners")})):
-            r = srv.wrk(script, threads=ap_args.threads, connections=ap_args.connections,
+                 {"TOKENS": str(tmp / "tokens"), "OPERATOR": "2"}, ap_args.connections),
+                ("GET first page, limit 100", "leaderboard_read.lua", reads["first"],
+                 ap_args.connections),
+                ("GET around owner, limit 100", "leaderboard_read.lua", reads["around"],
+                 ap_args.connections),
+                ("GET first page, limit 100, 4 conns", "leaderboard_read.lua", reads["first"], 4),
+                ("GET around owner, limit 100, 4 conns", "leaderboard_read.lua", reads["around"],
+                 4),
+                ("GET first page, limit 10, 4 conns", "leaderboard_read.lua",
+                 {**reads["first"], "LIMIT": "10"}, 4),
+                ("GET around owner, limit 10, 4 conns", "leaderboard_read.lua",
+                 {**reads["around"], "LIMIT": "10"}, 4)):
+            r = srv.wrk(script, threads=min(ap_args.threads, conns), connections=conns,
                         duration=ap_args.duration, env=env)
             print(row(name, r, srv.proc.pid))
             failed += r["errors"]

@@ -53,9 +53,7 @@ async def list_tournaments(call: Call, req: dict[str, Any]) -> dict[str, Any]:
         _unsigned(req, "category_end", tn.CATEGORY_END),
         _unsigned(req, "start_time", INVALID_TIME), _unsigned(req, "end_time", INVALID_TIME),
         limit or tn.LIST_DEFAULT, fields.text(req, "cursor") or None)
-    out = encode.tournament_list(page)
-    out.setdefault("tournaments", [])
-    return out
+    return encode.tournament_list(page)  # none found: {} (protojson omits an empty list)
 
 
 async def parse_join(request: web.Request) -> dict[str, Any]:

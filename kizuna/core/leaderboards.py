@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import asyncpg
 
 from kizuna.core import schedule as cron
-from kizuna.core.ranks import Ranks
+from kizuna.core.ranks import Ranks, RankTable
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.fields import json_object
 from kizuna.wire.paging import decode_cursor, encode_cursor
@@ -214,6 +214,9 @@ class Leaderboards:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.loaded_ms = 0  # how long the last load of boards and ranks took
+        # Tournament id -> (expiry, size) of the last period this node reset: the reset callback
+        # is shown the size the period reached, not the 0 it was reset to (tournaments fix).
+        self.final_sizes: dict[str, tuple[int, int]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -415,8 +418,13 @@ class Leaderboards:
         if not claimed:
             return
         if kind == "tournament_reset":
-            # The next period counts its players from 0 (callbacks or not).
-            await self.pool.execute("UPDATE leaderboard SET size = 0 WHERE id = $1", board.id)
+            # The next period counts its players from 0 (callbacks or not). The size the period
+            # reached is kept for the reset callback, as Nakama reads the tournament before
+            # resetting it (tournaments fix; `o` is the row as it was before this update).
+            final = await self.pool.fetchval(
+                "UPDATE leaderboard l SET size = 0 FROM leaderboard o WHERE l.id = $1 "
+                "AND o.id = $1 RETURNING o.size", board.id)
+            self.final_sizes[board.id] = (at, final or 0)
         hooks = self.hooks
         if hooks is None:
             return
@@ -552,12 +560,9 @@ def list_boards(domain: Domain, limit: int, cursor: str | None) -> LeaderboardLi
 
 def record_from_row(row: asyncpg.Record, board_id_: str, expiry: int,
                     rank: int = 0) -> LeaderboardRecord:
-    return LeaderboardRecord(
-        leaderboard_id=board_id_, owner_id=row["owner_id"], username=row["username"],
-        score=row["score"], subscore=row["subscore"], num_score=row["num_score"],
-        max_num_score=row["max_num_score"], metadata=row["metadata"],
-        create_time=row["create_time"], update_time=row["update_time"], expiry_time=expiry,
-        rank=rank)
+    """A record from a row of _RECORD_COLUMNS (whose order is LeaderboardRecord's, after the
+    board id): positional, as pages build up to 1,000 of these."""
+    return LeaderboardRecord(board_id_, *row[:9], expiry, rank)  # type: ignore[call-arg]
 
 
 def operator_sql(operator: int, sort_order: int) -> tuple[str, str]:
@@ -597,9 +602,9 @@ async def upsert(conn: asyncpg.Pool | asyncpg.Connection, board: Board, expiry: 
                  owner_id: str, username: str | None, score: int, subscore: int,
                  metadata: str | None, operator: int, *, max_num_score: int = 1_000_000,
                  every_write: bool = False) -> asyncpg.Record | None:
-    """Write a record with an operator, publishing the event; None when the record exists and
-    the write changed nothing (`every_write`: tournaments count every write, even one that
-    changes nothing). Arguments: $1 board, $2 owner, $3 username, $4 score, $5 subscore,
+    """Write a record with an operator, publishing the event. The row has `changed`: false when
+    the record existed and the write changed nothing (`every_write`: tournaments count every
+    write, even one that changes nothing); None in the rare race where it cannot say. Arguments: $1 board, $2 owner, $3 username, $4 score, $5 subscore,
     $6 metadata, $7 expiry, $8 max_num_score."""
     set_sql, where_sql = operator_sql(operator, board.sort_order)
     if every_write:
@@ -619,7 +624,13 @@ async def upsert(conn: asyncpg.Pool | asyncpg.Connection, board: Board, expiry: 
         f"username = COALESCE($3, r.username), update_time = now() WHERE {where_sql} "
         "RETURNING owner_id::text AS owner_id, username, score, subscore, num_score, "
         "max_num_score, metadata::text AS metadata, create_time, update_time) "
-        f"SELECT w.*, {_NOTIFY_PUT} FROM w")
+        # The written record with its event; or, when the write changed nothing, the record as
+        # it is (in the same round trip; None only if it was inserted after this statement's
+        # snapshot was taken).
+        f"SELECT w.*, true AS changed FROM w CROSS JOIN LATERAL (SELECT {_NOTIFY_PUT}) n "
+        f"UNION ALL SELECT {_RECORD_COLUMNS}, false FROM leaderboard_record "
+        "WHERE leaderboard_id = $1 AND owner_id = $2 AND expiry_time = to_timestamp($7) "
+        "AND NOT EXISTS (SELECT 1 FROM w)")
     try:
         return await conn.fetchrow(sql, board.id, owner_id, username or None, score, subscore,
                                    metadata, expiry, max_num_score)
@@ -679,8 +690,9 @@ async def write_record(domain: Domain, board_id_: str, owner_id: str, username: 
     expiry = board.expiry()
     row = await upsert(domain.pool, board, expiry, owner_id, username, score, subscore,
                        metadata, operator)
-    if row is None:
-        row = await read_record(domain.pool, board.id, expiry, owner_id)
+    if row is None or not row["changed"]:
+        if row is None:
+            row = await read_record(domain.pool, board.id, expiry, owner_id)
         if row is None:  # deleted in between
             raise KizunaError(Code.ABORTED, "The record changed during the write; try again.")
         rank = lbs.ranks.rank(board.id, expiry, owner_id) if board.enable_ranks else 0
@@ -867,6 +879,9 @@ async def around_owner(domain: Domain, board_id_: str, owner_id: str, limit: int
     if cursor:
         return await list_records(domain, board_id_, limit, cursor, [], expiry, missing)
     pool = domain.pool
+    table = lbs.ranks.table(board.id, expiry) if board.enable_ranks else None
+    if table is not None and table.rank(owner_id):
+        return await _around_by_rank(domain, board, expiry, owner_id, limit, table)
     own = await read_record(pool, board.id, expiry, owner_id)
     if own is None:
         return LeaderboardRecordList([], [], None, None, _rank_count(lbs, board, expiry))
@@ -908,3 +923,36 @@ async def around_owner(domain: Domain, board_id_: str, owner_id: str, limit: int
     return LeaderboardRecordList(records, [], next_cursor, prev_cursor,
                                  _rank_count(lbs, board, expiry))
 
+
+async def _around_by_rank(domain: Domain, board: Board, expiry: int, owner_id: str, limit: int,
+                          table: RankTable) -> LeaderboardRecordList:
+    """The same page as around_owner's queries, placed with the rank structure: the window of
+    ranks is computed (Nakama's placement: up to `limit` better records, then at least half a page
+    of worse ones when there are), and one query reads exactly its records, from the one at its
+    first rank."""
+    rank, count = table.rank(owner_id), len(table)
+    better = min(limit, rank - 1)
+    below = limit // 2
+    if better < below:
+        below = limit - better
+    worse = min(below, count - rank)
+    start = better + 1 + worse - limit
+    if start < 0 or better < below:
+        start = 0
+    first = rank - better + start
+    size = min(limit, better + 1 + worse - start)
+    top = table.at(first)
+    if top is None:  # the table changed under us: read it the long way
+        return await around_owner(domain, board.id, owner_id, limit, None, expiry)
+    rows = await domain.pool.fetch(
+        f"SELECT {_RECORD_COLUMNS} FROM leaderboard_record WHERE leaderboard_id = $1 "
+        "AND expiry_time = to_timestamp($2) AND (score, subscore, owner_id) "
+        f"{'<=' if board.descending else '>='} ($3, $4, $5::uuid)" + _order(board.descending)
+        + " LIMIT $6", board.id, expiry, top.score, top.subscore, top.owner_id, size)
+    records = [record_from_row(r, board.id, expiry, first + i) for i, r in enumerate(rows)]
+    prev_cursor = next_cursor = None
+    if records and first > 1:
+        prev_cursor = _cursor(False, board.id, expiry, records[0])
+    if records and first + len(records) - 1 < count:
+        next_cursor = _cursor(True, board.id, expiry, records[-1])
+    return LeaderboardRecordList(records, [], next_cursor, prev_cursor, count)

@@ -118,6 +118,12 @@ async def _sizes(domain: Domain, boards: list[Board]) -> dict[str, int]:
 
 
 async def current_view(domain: Domain, board: Board, now: datetime | None = None) -> Tournament:
+    """The tournament as of `now`; for a period this node has just reset (the reset callback),
+    with the size the period reached rather than the 0 it was reset to."""
+    now = now or datetime.now(UTC)
+    final = domain.leaderboards.final_sizes.get(board.id)
+    if final is not None and final[0] == board.period(now)[2]:
+        return view(board, final[1], now)
     sizes = await _sizes(domain, [board])
     return view(board, sizes.get(board.id, 0), now)
 
@@ -255,7 +261,7 @@ async def list_tournaments(domain: Domain, category_start: int | None, category_
         return bool(b.end_time) and b.end_time <= end
 
     boards = sorted((b for b in domain.leaderboards.boards.values() if wanted(b)),
-                    key=lambda b: (b.start_time, -(b.end_time or 2**62), b.category, b.id))
+                    key=lambda b: (b.start_time, -b.end_time, b.category, b.id))
     if after is not None:
         ids = [b.id for b in boards]
         boards = boards[ids.index(after) + 1:] if after in ids else []

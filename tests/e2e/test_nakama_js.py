@@ -13,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SUITES = sorted(p.name for p in (HERE / "js").glob("*.test.mjs"))
 # Suites that need server modules: the server loads these (a copy, in the test's tmp dir).
-MODULES = {"runtime.test.mjs": [ROOT / "docs" / "examples" / "modules" / "example.py"]}
+MODULES = {"runtime.test.mjs": [ROOT / "docs" / "examples" / "modules" / "example.py"],
+           "leaderboards.test.mjs": [HERE / "modules" / "leaderboards.py"]}
 
 
 @pytest.mark.parametrize("suite", SUITES)

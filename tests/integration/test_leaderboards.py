@@ -297,6 +297,18 @@ async def test_boards_without_ranks_answer_rank_zero(api: Api):
     assert "rank" not in page["owner_records"][0] and "rank_count" not in page
 
 
+async def test_around_owner_without_ranks_reads_the_database(api: Api):
+    players = [await player(api) for _ in range(5)]
+    for i, (token, _, _) in enumerate(players):
+        await write(api, token, "no_ranks", 1_000_000 + i)
+    me = players[2]
+    r = assert_ok(await api.get(f"/v2/leaderboard/no_ranks/owner/{me[1]}", me[0],
+                                params={"limit": "3"}))
+    assert [x["score"] for x in r["records"]] == ["1000003", "1000002", "1000001"]
+    assert all("rank" not in x for x in r["records"])
+    assert "next_cursor" in r and "prev_cursor" in r
+
+
 async def test_nk_reads_and_cursor_from_rank(api: Api):
     players = [await player(api) for _ in range(3)]
     for i, (token, _, _) in enumerate(players):
