@@ -604,8 +604,9 @@ async def upsert(conn: asyncpg.Pool | asyncpg.Connection, board: Board, expiry: 
                  every_write: bool = False) -> asyncpg.Record | None:
     """Write a record with an operator, publishing the event. The row has `changed`: false when
     the record existed and the write changed nothing (`every_write`: tournaments count every
-    write, even one that changes nothing); None in the rare race where it cannot say. Arguments: $1 board, $2 owner, $3 username, $4 score, $5 subscore,
-    $6 metadata, $7 expiry, $8 max_num_score."""
+    write, even one that changes nothing); None in the rare race where it cannot say.
+    Arguments: $1 board, $2 owner, $3 username, $4 score, $5 subscore, $6 metadata, $7 expiry,
+    $8 max_num_score."""
     set_sql, where_sql = operator_sql(operator, board.sort_order)
     if every_write:
         where_sql = "true"
