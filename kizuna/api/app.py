@@ -22,6 +22,7 @@ from kizuna.api import (
     rpc,
     storage,
     tournament,
+    unsupported,
 )
 from kizuna.api.app_keys import SERVICES
 from kizuna.api.codec import BODY_ERRORS, UnreadableBody, body_error
@@ -36,7 +37,7 @@ log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
 API_MODULES = (account, storage, channel, notification, event, friends, groups, leaderboard,
-               tournament)
+               tournament, unsupported)
 
 
 def endpoints() -> list[Endpoint]:

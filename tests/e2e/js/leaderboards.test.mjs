@@ -75,6 +75,14 @@ test("writeLeaderboardRecord: the record as the client types it", async () => {
   assert.equal(list.prev_cursor, undefined);
   assert.deepEqual(list.owner_records, []);
 
+  // int64 scores: strings beyond int32 (the client turns them into JS numbers), no negatives.
+  const big = await c.writeLeaderboardRecord(q, "e2e_desc", { score: "9007199254740991" });
+  assert.equal(big.score, Number.MAX_SAFE_INTEGER);
+  assert.equal(big.rank, 1);
+  const negative = await httpError(c.writeLeaderboardRecord(p, "e2e_desc", { score: "-1" }));
+  assert.equal(negative.status, 400);
+  assert.equal(negative.body.message, "Invalid score value, must be >= 0.");
+
   // incr adds each write to the score.
   await c.writeLeaderboardRecord(p, "e2e_incr", { score: "5" });
   const incr = await c.writeLeaderboardRecord(p, "e2e_incr", { score: "7", subscore: "1" });
@@ -201,9 +209,9 @@ test("listTournaments: the tournaments with their fields", async () => {
   const p = await player(c);
   const now = Math.floor(Date.now() / 1000);
   const all = await c.listTournaments(p);
-  // Nakama's defaults: current tournaments only (not the upcoming one), by category.
+  // The defaults: every category and start, those not ended (current and upcoming).
   const byId = Object.fromEntries(all.tournaments.map((t) => [t.id, t]));
-  assert.ok(byId.e2e_cup, JSON.stringify(all));
+  assert.deepEqual(Object.keys(byId).sort(), ["e2e_cup", "e2e_cup_auth", "e2e_later"]);
   const cup = byId.e2e_cup;
   assert.equal(cup.title, "E2E Cup");
   assert.equal(cup.description, "Join, then score.");
@@ -223,7 +231,12 @@ test("listTournaments: the tournaments with their fields", async () => {
   assert.equal(cup.end_active, cup.start_active + 3600);
   assert.equal(byId.e2e_cup_auth.authoritative, true);
 
-  // Categories and the time window as query parameters.
+  // Categories (inclusive) and the time window as query parameters.
+  const only9 = await c.listTournaments(p, 9, 9);
+  assert.deepEqual(only9.tournaments.map((t) => t.id), ["e2e_later"]);
+  const none = await c.listTournaments(p, 50, 60); // the server sends {}: the client gives []
+  assert.deepEqual(none.tournaments, []);
+  assert.equal(none.cursor, undefined);
   const cat3 = await c.listTournaments(p, 3, 4);
   assert.deepEqual(cat3.tournaments.map((t) => t.id).sort(), ["e2e_cup", "e2e_cup_auth"]);
   const later = await c.listTournaments(p, 9, 10, now, now + 3 * 86400);
@@ -301,6 +314,9 @@ test("tournaments: join, write, list records, around owner, attempts, delete", a
   const auth = await httpError(c.writeTournamentRecord(p, "e2e_cup_auth", { score: "1" }));
   assert.equal(auth.status, 403);
   assert.equal(auth.body.message, "Tournament only allows authoritative score submissions.");
+  const authDelete = await httpError(c.deleteTournamentRecord(p, "e2e_cup_auth"));
+  assert.equal(authDelete.status, 403);
+  assert.equal(authDelete.body.message, "Tournament only allows authoritative score deletions.");
   const early = await httpError(c.writeTournamentRecord(p, "e2e_later", { score: "1" }));
   assert.equal(early.status, 400);
   assert.equal(early.body.message, "Tournament is not active and cannot accept new scores.");
