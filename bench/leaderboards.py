@@ -1,6 +1,6 @@
 """Leaderboard benchmark: one board of 1,000,000 records, driven by `wrk -t2 -c64 --latency`.
 
-    .venv/bin/python bench/leaderboards.py [--records 1000000] [--duration 20s] [--connections 64]
+    .venv/bin/python bench/leaderboards.py [--records 1000000] [--duration 10s] [--connections 64]
 
 A module creates the board (descending, best, ranks on); the records are written straight into
 the database, then the server is restarted so that it builds the rank structure from them (the
@@ -69,7 +69,7 @@ def main() -> None:
     import argparse
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--duration", default="20s")
+    ap.add_argument("--duration", default="10s")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap_args = ap.parse_args()
