@@ -214,6 +214,7 @@ class Leaderboards:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.loaded_ms = 0  # how long the last load of boards and ranks took
+        self._pruned = 0.0
         # Tournament id -> (expiry, size) of the last period this node reset: the reset callback
         # is shown the size the period reached, not the 0 it was reset to (tournaments fix).
         self.final_sizes: dict[str, tuple[int, int]] = {}
@@ -404,6 +405,13 @@ class Leaderboards:
                 if at <= fired_at:
                     await self._fire(board, kind, at, end, reset)
             self.ranks.trim(int(fired_at))
+            if fired_at - self._pruned > 3600:
+                # The record of which callbacks ran is only needed while nodes might still be
+                # about to run them: keep a week.
+                self._pruned = fired_at
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await self.pool.execute("DELETE FROM kizuna_leaderboard_event "
+                                            "WHERE event_time < now() - interval '7 days'")
 
     async def _fire(self, board: Board, kind: str, at: int, end: int, reset: int) -> None:
         try:
