@@ -5,13 +5,20 @@ dotted command-line flags (``--socket.port 7350``) < ``KIZUNA_*`` environment va
 (``KIZUNA_SOCKET_PORT=7350``; list values comma-separated).
 
 Key names and defaults follow Nakama's so an operator can bring a Nakama YAML file over. Every key
-is declared once, as a typed dataclass field; unknown keys, wrong types and out-of-range values are
-refused with a message naming the key.
+is declared once, as a typed dataclass field; wrong types and out-of-range values are refused with
+a message naming the key.
+
+Unknown keys follow one rule, so that one configuration serves two releases during an upgrade
+(`classify_unknown`): a key that is a likely typo of a known key is refused with a suggestion; a
+key of a section Kizuna does not know is refused, unless the section is one of Nakama's; any
+other unknown key (top level, or under a known section) is a key of another release: it is
+reported with one warning line naming the key and its source, and ignored.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import typing
 from collections.abc import Iterable, Mapping
@@ -20,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from kizuna.version import __version__
 
 
 class ConfigError(Exception):
@@ -184,10 +193,14 @@ class PartyConfig:
 
 @dataclass
 class BackupConfig:
-    # Where `migrate up/down` put their automatic backups; empty: <data_dir>/backups.
+    # Where `migrate up/down/redo` (and `kizuna backup` without --out) put their backups; empty:
+    # <data_dir>/backups. A relative path is relative to data_dir, never to the working directory.
     dir: str = _f("")
     # How many automatic backups to keep (older ones are deleted); 0 keeps all.
     retention: int = _f(5, min=0)
+    # Kizuna: back the database up before `migrate up/down/redo` and `server --migrate` change the
+    # schema. `--no-backup` turns it off for one command.
+    before_migrate: bool = _f(True)
 
 
 @dataclass
@@ -215,6 +228,11 @@ class Config:
 
     # Filled by load(): warnings for the operator (insecure defaults, ignored keys).
     warnings: list[str] = field(default_factory=list, metadata={"internal": True})
+    # Filled by load(): the warnings about keys and KIZUNA_* variables this release does not know
+    # (also in `warnings`); one-off commands print them, the server logs every warning.
+    unknown: list[str] = field(default_factory=list, metadata={"internal": True})
+    # Filled by load(): key -> the source that set it last (`--config FILE`, `--key`, KIZUNA_KEY).
+    sources: dict[str, str] = field(default_factory=dict, metadata={"internal": True})
 
     # -- derived values ------------------------------------------------------------------------
 
@@ -296,6 +314,9 @@ _SECTIONS = {k.split(".", 1)[0] for k in KEYS if "." in k}
 # that sets them still loads, and each key set there is reported as ignored.
 FOREIGN_SECTIONS = frozenset({"social", "iap", "google_auth", "satori", "storage", "mfa", "limit"})
 _ENV_TO_KEY = {spec.env_name: key for key, spec in KEYS.items()}
+# KIZUNA_* variables that are not configuration keys (so never reported as unknown ones):
+# KIZUNA_COMMIT is read at build time only (setup.py, the Dockerfile's build argument).
+NOT_CONFIG_VARIABLES = frozenset({"KIZUNA_COMMIT"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,12 +381,99 @@ def _coerce(spec: KeySpec, value: Any, source: str) -> Any:
     raise ConfigError(f"{where}: unsupported type")  # pragma: no cover
 
 
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+    adjacent characters (`prot` -> `port` is one)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+# A name is a likely typo of a known one when it is one edit away (`prot`/`port`,
+# `data_dri`/`data_dir`), difflib rates them at least this close (`sever_key`/`server_key`), or
+# it is the known name without its unit (`lock_timeout` for `lock_timeout_ms`).
+# No two keys of a release may be that close to each other (tests/unit/test_config_forward.py
+# checks it), so a key added by a later release is never mistaken for a typo by an older one.
+TYPO_RATIO = 0.9
+
+
+def is_typo(name: str, known: str) -> bool:
+    if name == known:
+        return False
+    return (_edits(name, known) <= 1
+            or difflib.SequenceMatcher(None, name, known).ratio() >= TYPO_RATIO
+            or any(known == name + unit for unit in _UNITS))
+
+
+_UNITS = ("_ms", "_sec", "_bytes")
+
+
+def _leaves(section: str) -> dict[str, str]:
+    """Leaf name -> full key, for the keys directly in `section` ("" for the top level)."""
+    out: dict[str, str] = {}
+    for key in KEYS:
+        sec, _, leaf = key.rpartition(".")
+        if sec == section:
+            out[leaf] = key
+    return out
+
+
+def classify_unknown(key: str) -> tuple[str, str]:
+    """What an unknown dotted `key` is: ("typo", hint), ("section", hint), ("foreign", "") or
+    ("newer", "").
+
+    - typo: one edit (or difflib >= TYPO_RATIO) from a key of its section or from a section
+      name, the name of a section used as a key, or a known key's name put in another section
+      (`session.port` for `socket.port`): refused, with the keys it may have meant;
+    - foreign: under one of Nakama's sections Kizuna does not have (`iap.*`): ignored, warned;
+    - section: under a section neither Kizuna nor Nakama has: refused;
+    - newer: any other key at the top level or under a known section: a key of another
+      release, ignored with a warning.
+    """
+    section, _, leaf = key.rpartition(".")
+    head = key.split(".", 1)[0]
+    if "." in key and head in FOREIGN_SECTIONS:
+        return "foreign", ""
+    if section and section not in _SECTIONS:
+        near = [s for s in sorted(_SECTIONS) if is_typo(section, s)]
+        if near:
+            return "typo", ", ".join(f"{s}.{leaf}" if f"{s}.{leaf}" in KEYS else f"{s}.*"
+                                     for s in near[:3])
+        return "section", ""
+    if not section and key in _SECTIONS:
+        return "typo", f"{key}.* (a section, not a key)"
+    siblings = _leaves(section)
+    near = [siblings[n] for n in sorted(siblings) if is_typo(leaf, n)]
+    misplaced = [k for k in KEYS if k.rsplit(".", 1)[-1] == leaf and k != key]
+    if near or misplaced:
+        return "typo", ", ".join(list(dict.fromkeys(near + misplaced))[:3])
+    return "newer", ""
+
+
+def _suggest(key: str) -> str:
+    """Known keys a refused key may have meant (difflib's close matches), for the message."""
+    close = difflib.get_close_matches(key, list(KEYS), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
 def _unknown(key: str, source: str) -> ConfigError:
-    hint = ""
-    close = [k for k in KEYS if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]]
-    if close:
-        hint = f" (did you mean {', '.join(close[:3])}?)"
-    return ConfigError(f"{key} ({source}): unknown configuration key{hint}")
+    kind, hint = classify_unknown(key)
+    if kind == "section":
+        return ConfigError(f"{key} ({source}): unknown configuration key: no section "
+                           f"{key.split('.', 1)[0]!r} in Kizuna or Nakama{_suggest(key)}")
+    return ConfigError(f"{key} ({source}): unknown configuration key (did you mean {hint}?)")
+
+
+def _newer_key_warning(key: str, source: str) -> str:
+    return (f"{key} ({source}) is not a configuration key of Kizuna {__version__}; ignored "
+            f"(a key of another release?)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,7 +486,10 @@ def _flatten_yaml(doc: Any, path: str, prefix: str = "") -> Iterable[tuple[str, 
         raise ConfigError(f"{path}: expected a mapping at {prefix.rstrip('.') or 'top level'}")
     for k, v in doc.items():
         key = f"{prefix}{k}"
-        if key in FOREIGN_SECTIONS and isinstance(v, dict):
+        if (key in FOREIGN_SECTIONS or (not prefix and key not in KEYS and key not in _SECTIONS)) \
+                and isinstance(v, dict):
+            # A Nakama section Kizuna lacks, or a section this release does not know: its keys
+            # go through the rule for unknown keys (`classify_unknown`).
             yield from ((f"{key}.{k2}", v2) for k2, v2 in v.items())
             continue
         if key in _SECTIONS:
@@ -458,19 +569,27 @@ def load(
     values: dict[str, Any] = {}
     warnings: list[str] = []
 
+    unknown: list[str] = []
+    sources: dict[str, str] = {}
+
     def put(key: str, raw: Any, source: str, append: bool = False) -> None:
         spec = KEYS.get(key)
-        if spec is None and key.split(".", 1)[0] in FOREIGN_SECTIONS:
-            warnings.append(f"{key} ({source}) is ignored: Kizuna has no {key.split('.', 1)[0]} "
-                            f"features yet")
-            return
         if spec is None:
+            kind, _ = classify_unknown(key)
+            if kind == "foreign":
+                warnings.append(f"{key} ({source}) is ignored: Kizuna has no "
+                                f"{key.split('.', 1)[0]} features yet")
+                return
+            if kind == "newer":
+                unknown.append(_newer_key_warning(key, source))
+                return
             raise _unknown(key, source)
         value = _coerce(spec, raw, source)
         if append and spec.type is list and key in appended:
             values[key] = values[key] + value
         else:
             values[key] = value
+        sources[key] = source
         if spec.meta.get("ignored"):
             warnings.append(f"{key} is ignored: Kizuna runs Python server modules")
 
@@ -480,15 +599,24 @@ def load(
             put(key, raw, f"--config {path}")
     for key, raw in pairs:
         if raw is None:
+            if key not in KEYS:
+                kind, _ = classify_unknown(key)
+                if kind in ("newer", "foreign"):
+                    raise ConfigError(f"--{key}: no such option, and not a configuration key "
+                                      f"(config flags take a value: --section.key VALUE)")
+                raise _unknown(key, f"--{key}")
             raise ConfigError(f"--{key}: expected a value")
         put(key, raw, f"--{key}", append=True)
         appended.add(key)
     for name, raw in env.items():
-        if not name.startswith("KIZUNA_"):
+        if not name.startswith("KIZUNA_") or name in NOT_CONFIG_VARIABLES:
             continue
         env_key = _ENV_TO_KEY.get(name)
         if env_key is None:
-            warnings.append(f"environment variable {name} does not name a configuration key; ignored")
+            close = difflib.get_close_matches(name, list(_ENV_TO_KEY), n=1, cutoff=0.8)
+            unknown.append(f"environment variable {name} names no configuration key of Kizuna "
+                           f"{__version__}; ignored"
+                           + (f" (did you mean {close[0]}?)" if close else ""))
             continue
         spec = KEYS[env_key]
         put(env_key, [p for p in raw.split(",") if p] if spec.type is list else raw, name)
@@ -498,7 +626,9 @@ def load(
         section, _, attr = key.rpartition(".")
         target = cfg.get(section) if section else cfg
         setattr(target, attr, value)
-    cfg.warnings = warnings
+    cfg.warnings = warnings + unknown
+    cfg.unknown = unknown
+    cfg.sources = sources
     _finish(cfg, cwd or Path.cwd())
     return cfg
 
@@ -510,8 +640,10 @@ def _finish(cfg: Config, cwd: Path) -> None:
     cfg.data_dir = str((cwd / Path(cfg.data_dir).expanduser()).resolve())
     if not cfg.runtime.path:
         cfg.runtime.path = str(Path(cfg.data_dir) / "modules")
-    if not cfg.backup.dir:
-        cfg.backup.dir = str(Path(cfg.data_dir) / "backups")
+    # Backups belong with the node's data, wherever the command runs: a relative backup.dir is
+    # relative to data_dir, never to the working directory.
+    cfg.backup.dir = str((Path(cfg.data_dir) / Path(cfg.backup.dir or "backups").expanduser())
+                         .resolve())
     validate(cfg)
 
 

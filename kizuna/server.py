@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
 import signal
 import socket
 import sys
+import threading
 import time
+from collections.abc import Awaitable
+from typing import Any
 
 import asyncpg
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from kizuna.api.app import build_app, served_methods
 from kizuna.api.http_server import AppRunner
@@ -102,6 +107,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     lifecycle = services.lifecycle
     runner: web.AppRunner | None = None
     release = manifest()
+    inflight = InFlight()
+    deadline: float | None = None
     registry = Registry(pool, cfg.name, __version__, release.oldest_schema, release.newest_schema,
                         address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}")
     try:
@@ -127,8 +134,11 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         except LoadFailed as exc:
             raise StartupError(str(exc)) from None
         app = build_app(services)
+        app.middlewares.insert(0, inflight.middleware)
+        # aiohttp's own wait for in-flight requests only runs after `_stop` has waited for them
+        # up to the deadline: it is kept short, as it applies twice (before and after cancelling).
         runner = AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=max(cfg.shutdown_grace_sec - cfg.shutdown_drain_sec, 1))
+                           shutdown_timeout=CANCEL_WAIT_SEC)
         await runner.setup()
         site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port)
         try:
@@ -145,35 +155,162 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         if ready is not None:
             ready.set()
         await _wait_for_signal()
-        await _drain(cfg, lifecycle, registry, realtime)
+        deadline = time.monotonic() + stop_budget(cfg)
+        _arm_watchdog(deadline)
+        await _drain(cfg, lifecycle, registry, realtime, _cut_time(deadline, stop_budget(cfg)))
     finally:
-        lifecycle.draining = True
-        await runtime.stop()  # the modules' shutdown functions, within shutdown_grace_sec
-        await services.domain.leaderboards.stop()
-        await realtime.stop()  # close frames to every socket before the listener goes
-        if runner is not None:
-            await runner.cleanup()
-        await sessions.stop()
-        await registry.stop()
-        await pool.close()
+        if deadline is None:  # a failed start, or cancelled: the same bounded stop
+            deadline = time.monotonic() + stop_budget(cfg)
+        await _stop(deadline, _cut_time(deadline, stop_budget(cfg)), lifecycle=lifecycle, runtime=runtime,
+                    leaderboards=services.domain.leaderboards, realtime=realtime, runner=runner,
+                    inflight=inflight, sessions=sessions, registry=registry, pool=pool)
     log.info("Shutdown complete")
     return 0
 
 
+# The stop's budget is shutdown_grace_sec; 0 (the default) still allows this much to close the
+# listener, the sockets and the database pool (in-flight requests are cut at once).
+MIN_STOP_SEC = 1.0
+# Kept at the end of the budget for what follows the cut: cancelling the cut requests, closing the
+# connections, the registry row and the database pool.
+CUT_RESERVE_SEC = 1.5
+# aiohttp's shutdown_timeout: how long cancelled requests get to unwind (it waits this long before
+# and again after cancelling a request still running at the cut).
+CANCEL_WAIT_SEC = 0.2
+
+
+def stop_budget(cfg: Config) -> float:
+    """Seconds from the stop signal to the end of the stop: everything fits in it."""
+    return max(float(cfg.shutdown_grace_sec), MIN_STOP_SEC)
+
+
+def _cut_time(deadline: float, budget: float) -> float:
+    """When requests, shutdown functions and socket closes still running are cut: early enough
+    that what follows the cut ends by the deadline."""
+    return deadline - min(CUT_RESERVE_SEC, budget / 4)
+
+
+class InFlight:
+    """The HTTP requests (and realtime sockets) being served: the stop waits for them until the
+    cut, then names each one it cuts in the log."""
+
+    def __init__(self) -> None:
+        self.requests: dict[int, tuple[str, str, float]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            key = id(request)
+            self.requests[key] = (request.method, request.path, time.monotonic())
+            self._idle.clear()
+            try:
+                return await handler(request)
+            finally:
+                self.requests.pop(key, None)
+                if not self.requests:
+                    self._idle.set()
+
+        self.middleware = middleware
+
+    async def wait(self, until: float) -> bool:
+        """Wait until no request is in flight, or `until` (monotonic); whether they all ended."""
+        if not self.requests:
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), max(0.0, until - time.monotonic()))
+        except TimeoutError:
+            return not self.requests
+        return True
+
+    def log_cut(self) -> None:
+        now = time.monotonic()
+        running = sorted(self.requests.values(), key=lambda r: r[2])
+        for method, path, since in running:
+            log.warning("Request cut at the shutdown deadline", extra={
+                "method": method, "path": path, "running_ms": int((now - since) * 1000)})
+        if running:
+            log.warning(f"{len(running)} request(s) cut at the shutdown deadline "
+                        f"(shutdown_grace_sec)", extra={
+                            "count": len(running),
+                            "paths": sorted({f"{m} {p}" for m, p, _ in running})})
+
+
+async def _bounded(what: str, coro: Awaitable[Any], until: float) -> bool:
+    """Run `coro` until it ends or `until` (monotonic); cancel it then. Whether it ended."""
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait({task}, timeout=max(0.0, until - time.monotonic()))
+    if done:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning(f"Stopping {what} failed", extra={"error": repr(exc)})
+        return True
+    task.cancel()
+    await asyncio.wait({task}, timeout=CANCEL_WAIT_SEC)
+    log.warning(f"Stopping {what} was cut at the shutdown deadline")
+    return False
+
+
 async def _drain(cfg: Config, lifecycle: Lifecycle, registry: Registry,
-                 realtime: RealtimeService) -> None:
+                 realtime: RealtimeService, cut: float) -> None:
     """First phase of a graceful stop: readiness 503 at once, new sockets refused, the node
     marked draining, and requests still served for `shutdown_drain_sec` so load balancers can
-    move traffic before the listener closes. The caller then closes sockets (1001) and lets
-    in-flight requests finish within the grace period."""
+    move traffic before the listener closes. `_stop` then closes sockets (1001) and lets
+    in-flight requests finish until `cut`, and everything ends shutdown_grace_sec after the
+    signal."""
     lifecycle.draining = True
     realtime.stopping = True
     log.info("Draining", extra={"drain_sec": cfg.shutdown_drain_sec,
                                 "grace_sec": cfg.shutdown_grace_sec})
-    await registry.draining()
+    await _bounded("the node registry", registry.draining(), cut)
     if cfg.shutdown_drain_sec:
-        await asyncio.sleep(cfg.shutdown_drain_sec)
-    log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec})
+        until = min(time.monotonic() + cfg.shutdown_drain_sec, cut)
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+    log.info("Shutting down", extra={"grace_sec": cfg.shutdown_grace_sec,
+                                     "until_cut_ms": int((cut - time.monotonic()) * 1000)})
+
+
+async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: Any, leaderboards: Any,
+                realtime: RealtimeService, runner: web.AppRunner | None, inflight: InFlight,
+                sessions: Any, registry: Registry, pool: asyncpg.Pool) -> None:
+    """Everything after the drain, within `deadline`: the listener closes, the shutdown functions
+    run, sockets close with 1001 and in-flight requests finish until the cut; what still runs then
+    is logged and cancelled, and the connections, the registry row and the pool close."""
+    end = deadline - 0.1  # the last steps, leaving the process time to exit
+    lifecycle.draining = True
+    realtime.stopping = True
+    if runner is not None:
+        for site in list(runner.sites):  # no new connections from here on
+            await _bounded("the listener", site.stop(), cut)
+    # The shutdown functions may use the time up to the cut; in-flight requests keep running.
+    await _bounded("the runtime modules (shutdown functions)", runtime.stop(), cut)
+    # Quick, and never skipped: every socket gets its close frame (1001), even past the cut.
+    await _bounded("leaderboards", leaderboards.stop(), end)
+    await _bounded("realtime sockets", realtime.stop(), max(cut, min(end, time.monotonic() + 1)))
+    if not await inflight.wait(cut):
+        inflight.log_cut()
+    if runner is not None:
+        await _bounded("the HTTP server", runner.cleanup(), end)
+    await _bounded("sessions", sessions.stop(), end)
+    await _bounded("the node registry", registry.stop(), end)
+    if not await _bounded("the database pool", pool.close(), end):
+        pool.terminate()
+
+
+def _arm_watchdog(deadline: float) -> None:
+    """The stop's last resort: a node still running at `deadline` (a module blocking the event
+    loop, a hung socket) exits there, before the supervisor's stop timeout kills it."""
+
+    def expire() -> None:
+        log.error("Shutdown overran shutdown_grace_sec: exiting now")
+        for h in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                h.flush()
+        os._exit(1)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    timer.daemon = True
+    timer.start()
 
 
 async def _wait_for_signal() -> None:

@@ -50,6 +50,9 @@ def served_methods() -> frozenset[str]:
     return frozenset(key for m in API_MODULES for e in m.ENDPOINTS
                      if (key := api_key(e.method)) is not None)
 
+SCHEMA_BEHIND = ("Not available until the database is migrated to this release "
+                 "(kizuna migrate up).")
+
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "Authorization,Content-Type,User-Agent",
@@ -79,6 +82,12 @@ async def transport_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         resp = error_response(KizunaError(_code_for_status(exc.status), exc.reason))
+    except asyncpg.UndefinedTableError as exc:
+        # A node of this release on a schema at the oldest of its window (a rolling upgrade):
+        # the feature's tables arrive with `migrate up`.
+        log.warning("table missing: the database needs migrating",
+                    extra={"path": request.path, "error": str(exc)})
+        resp = error_response(KizunaError(Code.UNAVAILABLE, SCHEMA_BEHIND))
     except (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
             asyncpg.OperatorInterventionError, ConnectionError) as exc:
         # The database connection was lost under the request (a terminated backend, a restart):

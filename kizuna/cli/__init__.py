@@ -5,10 +5,13 @@
     kizuna migrate up|down|redo|status|plan|verify [options] [config flags]
     kizuna backup | restore ARCHIVE [options] [config flags]
     kizuna upgrade plan [options] [config flags]
-    kizuna healthcheck [port]
-    kizuna --version
+    kizuna healthcheck [port] [config flags]
+    kizuna --version | version
+    kizuna help [COMMAND...]
 
-Config flags are Nakama's dotted names (`--database.address ...`, `--config FILE`, ...).
+Config flags are Nakama's dotted names (`--database.address ...`, `--config FILE`, ...); every
+command that takes them says so at the end of its --help (`common.document_config`). Bad usage
+exits 2 in every command group.
 
 One module per command group: `server` (server, check, healthcheck), `migrate`, `backup`
 (backup, restore) and `upgrade`; `common` holds what they share, including the one way a
@@ -22,6 +25,7 @@ import sys
 import click
 
 from kizuna.cli import backup, migrate, server, upgrade
+from kizuna.cli.common import EXIT_USAGE, document_config, err
 from kizuna.version import full_version
 
 __all__ = ["cli", "main"]
@@ -36,7 +40,26 @@ def cli() -> None:
 for _command in (server.server, server.check, server.healthcheck, migrate.migrate,
                  backup.backup, backup.restore, upgrade.upgrade):
     cli.add_command(_command)
+    document_config(_command)
 del _command
+
+
+@cli.command("help")
+@click.argument("words", nargs=-1)
+@click.pass_context
+def help_command(ctx: click.Context, words: tuple[str, ...]) -> None:
+    """Show the help of kizuna or of a command: `kizuna help migrate up`."""
+    cmd: click.Command = cli
+    parent = ctx.parent
+    assert parent is not None
+    sub_ctx = parent
+    for word in words:
+        found = cmd.get_command(sub_ctx, word) if isinstance(cmd, click.Group) else None
+        if found is None:
+            raise click.UsageError(f"no such command: kizuna {' '.join(words)}", ctx)
+        cmd = found
+        sub_ctx = click.Context(cmd, info_name=word, parent=sub_ctx)
+    click.echo(cmd.get_help(sub_ctx))
 
 # What `main` passes to click as is; any other first word is a config flag of the server.
 SUBCOMMANDS = {*cli.commands, "version", "--version", "-h", "--help", "help"}
@@ -48,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in SUBCOMMANDS:
         args = ["server", *args]
-    if args[0] in ("version",):
+    if args[0] == "version":
+        if len(args) > 1:
+            err.print(f"kizuna version: unexpected argument {args[1]!r} (it takes none)")
+            sys.exit(EXIT_USAGE)
         args = ["--version"]
     cli.main(args=args, prog_name="kizuna")

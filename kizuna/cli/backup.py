@@ -97,13 +97,24 @@ def backup(ctx: click.Context, out_path: str | None, **opts: Any) -> None:
 
 @click.command(context_settings=CONFIG_FLAGS)
 @click.argument("archive", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Restore into a non-empty database, dropping what it holds.")
+@click.option("--force", is_flag=True,
+              help="Restore into a non-empty database, replacing what it holds (backed up first "
+                   "into backup.dir).")
 @click.option("--no-migrate", is_flag=True,
               help="Leave the schema as the archive had it (to run the release that wrote it); "
                    "by default the restored database is migrated up to this release.")
+@click.option("--ignore-live-nodes", is_flag=True,
+              help="Restore even while Kizuna nodes use the database (they fail until restarted).")
+@click.option("--no-backup", is_flag=True,
+              help="With --force: do not back up what the database holds before replacing it.")
 @migrate_options
-def restore(ctx: click.Context, archive: str, force: bool, no_migrate: bool, **opts: Any) -> None:
-    """Restore an archive written by `kizuna backup` into an empty database, then migrate up."""
+def restore(ctx: click.Context, archive: str, force: bool, no_migrate: bool,
+            ignore_live_nodes: bool, no_backup: bool, **opts: Any) -> None:
+    """Restore an archive written by `kizuna backup` into an empty database, then migrate up.
+
+    All or nothing: the archive is loaded into a staging schema that replaces the live one in one
+    transaction once every row count matches; an interrupted or failed restore changes nothing.
+    """
     from kizuna.migrate import loader
     from kizuna.migrate.errors import MigrateError
     from kizuna.ops import backup as ops
@@ -127,16 +138,34 @@ def restore(ctx: click.Context, archive: str, force: bool, no_migrate: bool, **o
         out.print(f"archive {escape(archive)}: Kizuna {h.get('kizuna_version')}, schema "
                   f"{escape(str(h.get('schema_head')))}, {verified.trailer.get('rows')} rows, "
                   f"taken {h.get('created_at')}; checksums verified")
+    cfg, _ = load_config(ctx.args)
+    say = (lambda text: None) if opts["as_json"] else (lambda text: out.print(escape(text)))
+    swapped: list[bool] = []
 
     async def body(engine, migrations, addr):
+        kw: dict[str, Any] = {"force": force, "migrate_after": not no_migrate,
+                              "ignore_live_nodes": ignore_live_nodes, "say": say,
+                              "safety_dir": None if no_backup else cfg.backup.dir,
+                              "on_swapped": lambda: swapped.append(True)}
         if opts["as_json"]:
-            return await ops.restore(engine.conn, verified, engine, force=force,
-                                     migrate_after=not no_migrate)
+            return await ops.restore(engine.conn, verified, engine, **kw)
         with _progress_bar() as bar:
-            return await ops.restore(engine.conn, verified, engine, force=force,
-                                     migrate_after=not no_migrate,
-                                     progress=_progress_callback(bar))
-    result = run_with_engine(ctx, opts, True, body)
+            return await ops.restore(engine.conn, verified, engine,
+                                     progress=_progress_callback(bar), **kw)
+    try:
+        result = run_with_engine(ctx, opts, True, body)
+    except KeyboardInterrupt:
+        if swapped:
+            msg = ("interrupted after the archive was restored (row counts matched), while "
+                   "migrating it up: run `kizuna migrate up` to finish")
+        else:
+            msg = ("interrupted: nothing was restored, the database is as it was (the archive "
+                   "was being loaded into a staging schema, which the next restore drops)")
+        if opts["as_json"]:
+            emit_json({"ok": False, "error": msg})
+        else:
+            err.print(f"[red]kizuna restore: {escape(msg)}[/]")
+        sys.exit(130)
     total = sum(result["restored_rows"].values())
     if opts["as_json"]:
         emit_json({"ok": True, "archive": archive, "rows": total, **result})
@@ -146,3 +175,5 @@ def restore(ctx: click.Context, archive: str, force: bool, no_migrate: bool, **o
         if result["migrated_after"]:
             out.print(f"then applied {len(result['migrated_after'])} newer migration(s): "
                       f"{', '.join(result['migrated_after'])}")
+        if result["safety_backup"]:
+            out.print(f"what the database held before is in {escape(result['safety_backup'])}")

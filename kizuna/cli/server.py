@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -12,6 +13,7 @@ import click
 import orjson
 from rich.markup import escape
 
+from kizuna import config as config_mod
 from kizuna import logs
 from kizuna.cli.common import CONFIG_FLAGS, EXIT_FAILURE, err, load_config, loop, out
 
@@ -20,10 +22,15 @@ from kizuna.cli.common import CONFIG_FLAGS, EXIT_FAILURE, err, load_config, loop
 @click.option("--migrate", is_flag=True, help="Run `migrate up` before serving (the compose pattern).")
 @click.option("--dev", is_flag=True,
               help="Reload the server modules of runtime.path when one of their files changes.")
+@click.option("--no-backup", is_flag=True,
+              help="Do not back the database up before `--migrate` (or the embedded database's "
+                   "migration at start) changes it; the same as backup.before_migrate: false.")
 @click.pass_context
-def server(ctx: click.Context, migrate: bool, dev: bool) -> None:
+def server(ctx: click.Context, migrate: bool, dev: bool, no_backup: bool) -> None:
     """Start a node. Takes Nakama-style config flags (--socket.port 7350, --config FILE, ...)."""
-    cfg, files = load_config(ctx.args)
+    cfg, files = load_config(ctx.args, show_unknown=False)  # the node logs every warning
+    if no_backup:
+        cfg.backup.before_migrate = False
     logs.setup(cfg.logger.level, cfg.logger.format, cfg.logger.stdout, cfg.logger.file)
     from kizuna.server import run
     sys.exit(run(cfg, migrate=migrate, config_files=files, dev=dev))
@@ -56,13 +63,43 @@ def check(ctx: click.Context) -> None:
               f"no modules in {escape(display(path))}")
 
 
-@click.command()
-@click.argument("port", required=False, type=int)
-def healthcheck(port: int | None) -> None:
-    """Exit 0 if the node on localhost:PORT (default 7350) answers, 1 otherwise."""
-    url = f"http://127.0.0.1:{port or 7350}/"
+def probe_url(cfg: config_mod.Config, port: int | None = None) -> str:
+    """The URL `kizuna healthcheck` asks: the node's own socket.address (localhost when it
+    listens on every interface) and socket.port, over HTTPS when the node serves TLS."""
+    host = cfg.socket.address or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    scheme = "https" if cfg.socket.ssl_certificate else "http"
+    return f"{scheme}://{host}:{port or cfg.socket.port}/"
+
+
+@click.command(context_settings=CONFIG_FLAGS, options_metavar="[PORT] [CONFIG FLAGS]")
+@click.pass_context
+def healthcheck(ctx: click.Context) -> None:
+    """Exit 0 if the node answers GET / (liveness), 1 otherwise.
+
+    It reads the configuration as the server does (--config files, config flags, KIZUNA_*
+    variables) and asks the node at its socket.address and socket.port (PORT overrides the
+    port). In a container, the HEALTHCHECK sees the image's environment, not the server's
+    flags: set KIZUNA_SOCKET_PORT (or pass the same flags) when the node does not use 7350."""
+    args = list(ctx.args)
+    port: int | None = None
+    if args and not args[0].startswith("-"):  # `kizuna healthcheck 7351`, as before
+        word = args.pop(0)
+        port = int(word) if word.isdigit() else None
+        if port is None or not 1 <= port <= 65535:
+            raise click.UsageError(f"PORT must be a port number (1-65535), got {word!r}", ctx)
+    cfg, _ = load_config(args)
+    url = probe_url(cfg, port)
+    context = None
+    if url.startswith("https:"):  # the node's own certificate, asked by its own name or address
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(url, timeout=5, context=context) as resp:
             ok = resp.status == 200
     except (urllib.error.URLError, OSError):
         ok = False

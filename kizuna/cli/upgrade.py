@@ -1,9 +1,11 @@
 """`kizuna upgrade plan`: what upgrading a database to this release involves (the path through
 required stops, the migrations and their locks, whether old nodes keep serving, whether a
-downgrade is lossless, the backup `migrate up` will take), changing nothing."""
+rolling upgrade is possible, whether a downgrade is lossless, the backup `migrate up` will take),
+changing nothing. Exits 3 when the upgrade is blocked (`blocked:`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -20,6 +22,10 @@ from kizuna.cli.common import (
     size,
 )
 
+# `blocked:`: the upgrade cannot go ahead as it is (the code `migrate plan` uses for steps that
+# need attention).
+EXIT_BLOCKED = 3
+
 
 @click.group()
 def upgrade() -> None:
@@ -29,7 +35,11 @@ def upgrade() -> None:
 @upgrade.command("plan", context_settings=CONFIG_FLAGS)
 @migrate_options
 def upgrade_plan(ctx: click.Context, **opts: Any) -> None:
-    """What upgrading the database to this release involves; changes nothing."""
+    """What upgrading the database to this release involves; changes nothing.
+
+    Exits 0 when the upgrade can go ahead, 3 when it is blocked (the `blocked:` line: a database
+    ahead of this release, changed migration files, a required stop), 1 on failure and 2 on bad
+    usage."""
     from kizuna.ops import upgrade as ops
     from kizuna.release import manifest
 
@@ -41,8 +51,9 @@ def upgrade_plan(ctx: click.Context, **opts: Any) -> None:
     doc = run_with_engine(ctx, opts, False, body)
     if opts["as_json"]:
         emit_json({"ok": True, **doc})
-        return
-    _print_upgrade_plan(doc)
+    else:
+        _print_upgrade_plan(doc)
+    sys.exit(EXIT_BLOCKED if doc.get("blocked_by") else 0)
 
 
 def _print_upgrade_plan(doc: dict) -> None:
@@ -72,6 +83,12 @@ def _print_upgrade_plan(doc: dict) -> None:
         out.print(f"{len(doc['pending'])} migration(s) will create the schema")
     serve = doc["old_nodes_can_serve"]
     out.print(f"old nodes keep serving: {'[green]yes' if serve['answer'] else '[red]no'}[/] — {escape(serve['why'])}")
+    rolling = doc.get("rolling_upgrade") or {}
+    possible = rolling.get("possible")
+    answer = "not applicable" if possible is None else "[green]yes[/]" if possible else "[yellow]no[/]"
+    out.print(f"rolling upgrade: {answer} — {escape(rolling.get('why', ''))}")
+    if doc.get("first_hop"):
+        out.print(f"[yellow]first hop:[/] {escape(doc['first_hop'])}")
     down = doc["downgrade"]
     out.print(f"downgrade lossless: {'[green]yes' if down['lossless'] else '[yellow]no'}[/]")
     for d in down["details"]:

@@ -215,6 +215,7 @@ class Leaderboards:
         self._tasks: list[asyncio.Task[None]] = []
         self.loaded_ms = 0  # how long the last load of boards and ranks took
         self._pruned = 0.0
+        self.migrated: bool | None = None  # False while the schema lacks the leaderboard tables
         # Tournament id -> (expiry, size) of the last period this node reset: the reset callback
         # is shown the size the period reached, not the 0 it was reset to (tournaments fix).
         self.final_sizes: dict[str, tuple[int, int]] = {}
@@ -223,7 +224,7 @@ class Leaderboards:
 
     async def start(self) -> None:
         await self._listen()
-        await self.load()
+        await self.load_if_migrated()
         self._tasks.append(asyncio.create_task(self._watch_listener(), name="leaderboard-events"))
         self._tasks.append(asyncio.create_task(self._scheduler(), name="leaderboard-scheduler"))
 
@@ -238,6 +239,19 @@ class Leaderboards:
                 await listener.remove_listener(CHANNEL, self._on_event)
             with contextlib.suppress(Exception):
                 await self.pool.release(listener)
+
+    async def load_if_migrated(self) -> None:
+        """Load, unless the schema predates the leaderboard tables: a node of this release may
+        serve a database at the oldest schema of its window (a rolling upgrade) until
+        `migrate up` adds them; the watcher then loads them (within 5 s)."""
+        try:
+            await self.load()
+            self.migrated = True
+        except asyncpg.UndefinedTableError:
+            if self.migrated is not False:
+                log.warning("Leaderboards wait for migration 0008_leaderboards "
+                            "(kizuna migrate up): none are served until then")
+            self.migrated = False
 
     async def load(self) -> None:
         """Read every board and rebuild the rank tables of their current periods. Events heard
@@ -297,6 +311,10 @@ class Leaderboards:
                 with contextlib.suppress(asyncpg.InterfaceError):
                     alive = not conn.is_closed()
             if alive and not self._lost.is_set():
+                if self.migrated is False:
+                    with contextlib.suppress(OSError, asyncpg.PostgresError,
+                                             asyncpg.InterfaceError):
+                        await self.load_if_migrated()
                 continue
             self._lost.clear()
             log.warning("leaderboard event listener lost; listening again and reloading")
@@ -309,7 +327,7 @@ class Leaderboards:
             try:
                 await self._listen()
                 if self._listener is not None:
-                    await self.load()
+                    await self.load_if_migrated()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("leaderboard reload failed", extra={"error": str(exc)})
                 self._lost.set()

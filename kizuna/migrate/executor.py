@@ -71,12 +71,16 @@ class Row:
     state: str  # applied | pending | partial_up | partial_down | changed | unknown
     applied: Applied | None = None
     detail: str = ""
+    resolved: journal.Resolution | None = None  # the operator's `migrate resolve`, if last
 
     def to_json(self) -> dict[str, Any]:
         a = self.applied
+        r = self.resolved
         return {
             "id": self.id, "phase": self.phase, "transactional": self.transactional,
             "state": self.state, "detail": self.detail or None,
+            "resolved": {"as": r.outcome, "at": r.at.isoformat() + "Z", "by": r.actor,
+                         "detail": r.detail} if r else None,
             "applied_at": a.applied_at.isoformat() if a else None,
             "duration_ms": a.duration_ms if a else None,
             "kizuna_version": a.kizuna_version if a else None,
@@ -105,7 +109,8 @@ class Status:
                 "partial": self.partial, "migrations": [r.to_json() for r in self.rows]}
 
 
-def compute_status(migrations: list[Migration], applied: dict[str, Applied]) -> Status:
+def compute_status(migrations: list[Migration], applied: dict[str, Applied],
+                   resolutions: dict[str, journal.Resolution] | None = None) -> Status:
     rows: list[Row] = []
     st = Status(rows, None, migrations[-1].id if migrations else None)
     known = {m.id for m in migrations}
@@ -133,6 +138,8 @@ def compute_status(migrations: list[Migration], applied: dict[str, Applied]) -> 
             rows.append(Row(mid, a.phase, True, "unknown", a,
                             f"applied by Kizuna {a.kizuna_version or '?'}"))
             st.unknown.append(mid)
+    for row in rows:
+        row.resolved = (resolutions or {}).get(row.id)
     return st
 
 
@@ -143,6 +150,8 @@ class PlanStep:
     findings: list[lint.Finding]
     resume_at: int = 0
     losses: list[str] = field(default_factory=list)
+    # How `plan` tried the statements against the database (`Engine.plan(check=True)`).
+    check: str = ""
 
     def to_json(self, stats: dict[str, tuple[int, int]]) -> dict[str, Any]:
         m = self.migration
@@ -151,7 +160,7 @@ class PlanStep:
             "id": m.id, "direction": self.direction, "phase": m.phase,
             "transactional": m.transactional, "resume_at_statement": self.resume_at or None,
             "irreversible": m.irreversible, "lossy_down": m.lossy_down,
-            "losses": self.losses,
+            "losses": self.losses, "check": self.check or None,
             "statements": [{"line": s.line, "sql": s.sql} for s in stmts],
             "findings": [{"rule": f.rule, "verdict": f.verdict, "table": f.table,
                           "statement": f.statement + 1, "message": f.message,
@@ -177,14 +186,24 @@ class Engine:
         # Called under the lock before a contract-phase migration runs; raises MigrateError to
         # refuse it (e.g. while nodes of an older release still serve).
         self.before_contract: Callable[[Migration], Awaitable[None]] | None = None
+        # Called under the lock before down steps run, with the migrations about to be reverted;
+        # returns one line per live node that still uses one of them (`ops.migrator`). `down`
+        # and `redo` refuse while it returns anything, unless told `ignore_live_nodes`.
+        self.before_down: Callable[[list[Migration]], Awaitable[list[str]]] | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
     async def status(self) -> Status:
-        return compute_status(self.migrations, await journal.read(self.conn))
+        return compute_status(self.migrations, await journal.read(self.conn),
+                              await journal.resolutions(self.conn))
 
     async def plan(self, direction: str = "up", limit: int | None = None, to: str | None = None,
-                   ) -> tuple[list[PlanStep], dict[str, tuple[int, int]]]:
+                   check: bool = False) -> tuple[list[PlanStep], dict[str, tuple[int, int]]]:
+        """The steps `up` (or `down`) would run, linted, with the sizes of the tables involved.
+
+        `check`: also try the pending up steps against the database (`_dry_run`), in a
+        transaction that is rolled back, so a syntax error or a missing object shows here
+        rather than in the middle of `migrate up`."""
         applied = await journal.read(self.conn)
         st = compute_status(self.migrations, applied)
         if direction == "up":
@@ -192,6 +211,8 @@ class Engine:
             steps = [PlanStep(m, "up", lint.lint(m, "up"),
                               resume_at=applied[m.id].statements_done if m.id in applied else 0)
                      for m in self._select_up(applied, limit, to)]
+            if check and steps:
+                await self._dry_run(steps)
         else:
             self._check_down(st)
             targets = self._select_down(applied, limit, to)
@@ -201,6 +222,109 @@ class Engine:
                               losses=await self._losses(m)) for m in targets]
         tables = sorted({f.table for s in steps for f in s.findings if f.table})
         return steps, await schema.table_stats(self.conn, tables)
+
+    async def _dry_run(self, steps: list[PlanStep]) -> None:
+        """Try the pending up steps against the database without changing it.
+
+        Transactional migrations run, in order, inside one transaction that is rolled back (a
+        savepoint each), under a short lock_timeout and statement_timeout, so a plan never holds a
+        lock in front of game traffic for long. Statements the linter says block writes or
+        rewrite a table, and statements that cannot run in a transaction, are not run: they and
+        the rest of their migration are only parsed (PostgreSQL parses without executing), as are
+        no-transaction migrations, whose statements cannot be tried and rolled back. Each step's
+        `check` says which it got; a statement PostgreSQL rejects becomes a `will fail` finding
+        naming the file and statement."""
+        if not await self.conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key):
+            for s in steps:
+                s.check = ("not tried against the database: another migration holds the cluster "
+                           "lock (run `plan` again when it is done)")
+            return
+        failed: list[str] = []
+        try:
+            tx = self.conn.transaction()
+            await tx.start()
+            try:
+                await self.conn.execute(
+                    f"SET LOCAL lock_timeout = '{min(int(self.opts.lock_timeout_ms), 1000)}ms'")
+                await self.conn.execute("SET LOCAL statement_timeout = '5s'")
+                for s in steps:
+                    await self._dry_run_step(s, failed)
+            finally:
+                await tx.rollback()
+        finally:
+            await lock.release(self.conn, self.key)
+
+    async def _dry_run_step(self, s: PlanStep, failed: list[str]) -> None:
+        m = s.migration
+        stmts = m.section("up")
+        after = f" (may follow from the failure of {', '.join(failed)})" if failed else ""
+
+        def fail(i: int, exc: asyncpg.PostgresError, how: str) -> None:
+            st = stmts[i]
+            s.findings.append(lint.Finding(
+                "dry-run", "will fail", None,
+                f"{m.path}, statement {i + 1} (line {st.line}) {how}: [{exc.sqlstate}] {exc}{after}",
+                i))
+
+        if not m.transactional:
+            await self._parse_only(stmts, range(s.resume_at, len(stmts)), fail)
+            s.check = ("parsed only: a no-transaction migration cannot be tried in a rolled-back "
+                       "transaction, so objects and types were not checked")
+        else:
+            heavy = {f.statement: f.verdict for f in s.findings
+                     if f.verdict in ("blocks writes", "maintenance window", "will fail")}
+            sp = self.conn.transaction()
+            await sp.start()
+            ran, stopped = 0, ""
+            try:
+                for i, st in enumerate(stmts):
+                    why = ("cannot run in a transaction" if st.needs_autocommit
+                           else heavy.get(i, ""))
+                    if why:
+                        stopped = f"statement {i + 1} was not run ({why})"
+                        break
+                    try:
+                        await self.conn.execute(st.sql)
+                        ran += 1
+                    except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
+                        stopped = (f"statement {i + 1} could not run within the plan's short "
+                                   f"timeouts ({exc.sqlstate}: live traffic or a big table)")
+                        break
+                    except asyncpg.PostgresError as exc:
+                        fail(i, exc, "failed in a rolled-back trial")
+                        failed.append(m.id)
+                        stopped = f"statement {i + 1} failed"
+                        break
+            finally:
+                if stopped:
+                    await sp.rollback()
+                else:
+                    await sp.commit()  # RELEASE SAVEPOINT: the outer transaction still rolls back
+            if not stopped:
+                s.check = "tried in a transaction that was rolled back: every statement ran"
+                return
+            first = ran + 1 if m.id in failed else ran  # a failed statement was reported already
+            await self._parse_only(stmts, range(first, len(stmts)), fail)
+            rest = "it and the statements after it" if first == ran else "the statements after it"
+            s.check = (f"tried in a transaction that was rolled back; {stopped}"
+                       + (f", so {rest} were parsed only" if first < len(stmts) else ""))
+
+    async def _parse_only(self, stmts: tuple[Statement, ...], indexes: range,
+                          fail: Callable[[int, asyncpg.PostgresError, str], None]) -> None:
+        """Syntax errors of `stmts[i]`: PostgreSQL parses a statement it is asked to prepare and
+        executes nothing. Only syntax errors count: other errors (a table an earlier statement
+        creates) may be false alarms here."""
+        for i in indexes:
+            sp = self.conn.transaction()
+            await sp.start()
+            try:
+                await self.conn.prepare(stmts[i].sql)
+            except asyncpg.PostgresSyntaxError as exc:
+                fail(i, exc, "does not parse")
+            except asyncpg.PostgresError:
+                pass
+            finally:
+                await sp.rollback()
 
     async def verify(self) -> tuple[Status, list[str]]:
         """Problems that make the live schema differ from what the migrations define."""
@@ -290,12 +414,15 @@ class Engine:
             return done
         return await self._locked(lambda: self._with_backup_hint(run))
 
-    async def down(self, limit: int | None = 1, to: str | None = None, force: bool = False) -> list[str]:
+    async def down(self, limit: int | None = 1, to: str | None = None, force: bool = False,
+                   ignore_live_nodes: bool = False) -> list[str]:
         async def run() -> list[str]:
             applied = await journal.read(self.conn)
             self._check_down(compute_status(self.migrations, applied))
             targets = self._select_down(applied, limit, to)
+            users = await self._refuse_live_nodes(targets, ignore_live_nodes)
             await self._refuse_losses(targets, force)
+            await self._journal_ignored(targets, users)
             await self._backup_first("down", targets, applied)
             done: list[str] = []
             for m in targets:
@@ -306,7 +433,7 @@ class Engine:
             return done
         return await self._locked(lambda: self._with_backup_hint(run))
 
-    async def redo(self, force: bool = False) -> str | None:
+    async def redo(self, force: bool = False, ignore_live_nodes: bool = False) -> str | None:
         async def run() -> str | None:
             applied = await journal.read(self.conn)
             st = compute_status(self.migrations, applied)
@@ -316,12 +443,73 @@ class Engine:
             if not targets:
                 return None
             m = targets[0]
+            users = await self._refuse_live_nodes(targets, ignore_live_nodes)
             await self._refuse_losses(targets, force)
+            await self._journal_ignored(targets, users)
             await self._backup_first("redo", targets, applied)
             await self._apply(m, "down", 0, False)
             await self._apply(m, "up", 0, False)
             return m.id
         return await self._locked(lambda: self._with_backup_hint(run))
+
+    async def resolve(self, mid: str, outcome: str, force: bool = False, reason: str = "") -> dict[str, Any]:
+        """Record the operator's verdict on an interrupted (partial) migration, changing no table
+        but the journal: `applied` (finished by hand: record it applied with its file's current
+        checksum, so a fixed file is accepted) or `rolled-back` (undone by hand: forget it, so
+        `up` runs the file again from its first statement). Refuses a migration that is not
+        interrupted unless `force`. Journaled as `resolve-<outcome>` with who, when and what."""
+        if outcome not in ("applied", "rolled-back"):
+            raise ValueError(outcome)
+
+        async def run() -> dict[str, Any]:
+            applied = await journal.read(self.conn)
+            a, m = applied.get(mid), self.by_id.get(mid)
+            if a is None and m is None:
+                raise MigrateError(
+                    f"unknown migration {mid!r}: neither a file of this release nor in the journal",
+                    "`kizuna migrate status` lists the migrations.", usage=True)
+            was = a.state if a else "pending"
+            if was not in ("partial_up", "partial_down") and not force:
+                raise MigrateError(
+                    f"migration {mid} is {was.replace('_', ' ')}, not interrupted: there is nothing "
+                    f"to resolve",
+                    "`migrate resolve` is for a no-transaction migration that stopped part-way "
+                    "(`kizuna migrate status` shows it as partial_up or partial_down). Add --force "
+                    "only to rewrite the journal of another migration by hand.")
+            if outcome == "applied" and m is None:
+                raise MigrateError(
+                    f"migration {mid} is not a file of this release: it cannot be recorded as "
+                    f"applied (there is no checksum to record)",
+                    "Resolve it with the release that has its file, or as --rolled-back.")
+            if outcome == "applied" and a is not None and a.state == "applied" \
+                    and m is not None and a.checksum == m.checksum:
+                raise MigrateError(f"migration {mid} is already applied with this file",
+                                   "Nothing to do.")
+            if outcome == "rolled-back" and a is None:
+                raise MigrateError(f"migration {mid} is not in the journal: it is already pending",
+                                   "Nothing to do.")
+            parts = [f"by {journal.operator()}", f"was {was}"]
+            if a is not None and was != "applied":
+                parts.append(f"after {a.statements_done} statement(s)")
+            if a is not None and m is not None and a.checksum != m.checksum:
+                parts.append(f"journal checksum {a.checksum[:12]}, file {m.checksum[:12]}")
+            if force and was not in ("partial_up", "partial_down"):
+                parts.append("forced")
+            if reason:
+                parts.append(f"reason: {reason}")
+            detail = "; ".join(parts)
+            async with self.conn.transaction():
+                if outcome == "applied":
+                    assert m is not None
+                    await journal.mark_applied(self.conn, mid, m.checksum, m.phase, self.opts.version,
+                                               0, await schema.snapshot(self.conn))
+                else:
+                    await journal.remove(self.conn, mid)
+                await journal.log(self.conn, mid, f"resolve-{outcome}", self.opts.version, detail)
+            self.rep.note(f"{mid}: recorded as {outcome.replace('-', ' ')} ({detail})")
+            return {"id": mid, "was": was, "now": "applied" if outcome == "applied" else "pending",
+                    "detail": detail}
+        return await self._locked(run)
 
     # -- selection and refusals ----------------------------------------------------------------
 
@@ -329,7 +517,8 @@ class Engine:
         m = self.by_id.get(mid)
         if m is None:
             raise MigrateError(f"unknown migration {mid!r}",
-                               "`kizuna migrate status` lists the migrations this release knows.")
+                               "`kizuna migrate status` lists the migrations this release knows.",
+                               usage=True)
         return m
 
     def _select_up(self, applied: dict[str, Applied], limit: int | None, to: str | None) -> list[Migration]:
@@ -351,14 +540,15 @@ class Engine:
             target = self._known(to)
             if target.id not in applied:
                 raise MigrateError(f"--to {to}: that migration is not applied, so it cannot be the target",
-                                   "`kizuna migrate status` shows what is applied.")
+                                   "`kizuna migrate status` shows what is applied.", usage=True)
             return [m for m in live if m.number > target.number]
         if limit is None:
             limit = 1
         if limit <= 0:
             raise MigrateError(
                 f"--limit {limit}: down never reverts everything by default",
-                "Give a positive --limit, or name the target: --to <id> (or --to zero for everything).")
+                "Give a positive --limit, or name the target: --to <id> (or --to zero for everything).",
+                usage=True)
         return live[:limit]
 
     def _check_integrity(self, st: Status) -> None:
@@ -371,7 +561,11 @@ class Engine:
                 f"migration {mid} changed after it was applied: the database recorded checksum "
                 f"{row.applied.checksum}, the file {m.path} now has {m.checksum}",
                 "Released migrations never change. Restore the original file and fix forward with "
-                "a new migration.", changed=st.changed)
+                "a new migration." + (
+                    f" {mid} stopped part-way ({row.applied.state}): if its file had to be fixed, "
+                    f"finish or undo it by hand, then record that with `kizuna migrate resolve "
+                    f"{mid} --applied` or `--rolled-back` (see docs/upgrading.md)."
+                    if row.applied.state != "applied" else ""), changed=st.changed)
         if st.unknown:
             versions = sorted({r.applied.kizuna_version for r in st.rows
                                if r.state == "unknown" and r.applied})
@@ -388,7 +582,9 @@ class Engine:
             if row.state == "partial_down":
                 raise MigrateError(
                     f"migration {mid} was being reverted when it stopped ({row.detail})",
-                    "Finish the revert first: `kizuna migrate down --limit 1`.")
+                    "Finish the revert first: `kizuna migrate down --limit 1` (or, if it cannot "
+                    f"finish, complete or undo it by hand and run `kizuna migrate resolve {mid} "
+                    "--rolled-back` or `--applied`).")
 
     def _check_down(self, st: Status) -> None:
         self._check_integrity(st)
@@ -397,7 +593,9 @@ class Engine:
             if row.state == "partial_up":
                 raise MigrateError(
                     f"migration {mid} was being applied when it stopped ({row.detail})",
-                    "Finish it first with `kizuna migrate up`, then revert it.")
+                    "Finish it first with `kizuna migrate up`, then revert it (or, if it cannot "
+                    f"finish, undo or complete it by hand and run `kizuna migrate resolve {mid} "
+                    "--rolled-back` or `--applied`).")
 
     async def _losses(self, m: Migration) -> list[str]:
         losses: list[str] = []
@@ -418,6 +616,31 @@ class Engine:
                 if n:
                     losses.append(f"column {table}.{column}: {n} values")
         return losses
+
+    async def _refuse_live_nodes(self, targets: list[Migration], ignore: bool) -> list[str]:
+        """A down step removes what nodes may be using: refuse while a live node depends on one of
+        `targets` (whatever --force says: that is about data, this is about traffic). Returns the
+        nodes ignored (with `ignore`)."""
+        if self.before_down is None or not targets:
+            return []
+        users = await self.before_down(targets)
+        if users and not ignore:
+            raise MigrateError(
+                "refusing to revert while live nodes use what it removes: " + "; ".join(users),
+                "Stop those nodes first (they drain on SIGTERM; a crashed node drops out of the "
+                "registry within 15 s), then run this again. --force does not override this; "
+                "--ignore-live-nodes does, if you are sure they no longer use it.",
+                nodes=users)
+        return users
+
+    async def _journal_ignored(self, targets: list[Migration], users: list[str]) -> None:
+        if not users:
+            return
+        for m in targets:
+            await journal.log(self.conn, m.id, "ignore-live-nodes", self.opts.version,
+                              f"by {journal.operator()}: " + "; ".join(users))
+        for u in users:
+            self.rep.note(f"--ignore-live-nodes: reverting although {u}")
 
     async def _refuse_losses(self, targets: list[Migration], force: bool) -> None:
         reasons: list[str] = []

@@ -3,7 +3,9 @@
 `kizuna_migration` has one row per applied (or partially applied) migration. `state` is
 `applied`, `partial_up` (a no-transaction migration stopped after `statements_done` statements)
 or `partial_down` (its down section stopped part-way). `kizuna_migration_log` keeps every
-up, down and forced action with the Kizuna version and the host:pid that did it.
+up, down and forced action with the Kizuna version and the host:pid that did it, including the
+operator's `migrate resolve` verdicts (`resolve-applied`, `resolve-rolled-back`: who, when, what)
+and downs forced past live nodes (`ignore-live-nodes`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,36 @@ CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
 
 def actor() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def operator() -> str:
+    """The operating-system user running this command (for the audit log)."""
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no passwd entry (some containers)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+RESOLVE_ACTIONS = ("resolve-applied", "resolve-rolled-back")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The last `migrate resolve` of a migration, when nothing ran on it since."""
+    action: str
+    at: datetime
+    actor: str
+    detail: str
+
+    @property
+    def outcome(self) -> str:
+        return self.action.removeprefix("resolve-").replace("-", " ")
+
+    def describe(self) -> str:
+        return (f"resolved by hand as {self.outcome} at {self.at:%Y-%m-%d %H:%M:%S} UTC "
+                f"by {self.actor}")
 
 
 @dataclass(frozen=True)
@@ -119,3 +151,14 @@ async def log(conn: asyncpg.Connection, mid: str, action: str, version: str, det
 async def snapshot_of(conn: asyncpg.Connection, mid: str) -> Any | None:
     raw = await conn.fetchval(f"SELECT schema_snapshot FROM {TABLE} WHERE id = $1", mid)
     return None if raw is None else orjson.loads(raw)
+
+
+async def resolutions(conn: asyncpg.Connection) -> dict[str, Resolution]:
+    """Migrations whose latest journal action is a `migrate resolve` verdict."""
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", LOG_TABLE):
+        return {}
+    rows = await conn.fetch(
+        f"SELECT DISTINCT ON (migration_id) migration_id, action, at AT TIME ZONE 'UTC' AS at, "
+        f"actor, detail FROM {LOG_TABLE} ORDER BY migration_id, seq DESC")
+    return {r["migration_id"]: Resolution(r["action"], r["at"], r["actor"], r["detail"])
+            for r in rows if r["action"] in RESOLVE_ACTIONS}

@@ -178,7 +178,24 @@ def lint(m: Migration, direction: str = "up") -> list[Finding]:
     out: list[Finding] = []
     for i, st in enumerate(m.section(direction)):
         out.extend(lint_statement(st, i, m, new_tables))
+    if direction == "down":
+        out = [_on_the_way_down(f) for f in out]
     return out
+
+
+def _on_the_way_down(f: Finding) -> Finding:
+    """A down step removes what its own up step added: nodes of the release being returned to
+    never used it, so "breaks old nodes" (a rolling-upgrade rule for up steps) is a false alarm.
+    What it can break is a node that does use it, of this release or a newer one: `migrate down`
+    refuses while such a node is alive (see `Engine.before_down`). The lock it takes stays."""
+    if f.verdict != "breaks old nodes":
+        return f
+    rule = f.rule.replace("-in-expand", "-on-down")
+    what = f"table {f.table}" if rule.startswith("drop-table") else f"columns or names of {f.table}"
+    return Finding(rule, "brief lock", f.table,
+                   f"removes {what}, which the up step added: nodes that use it (this release's) "
+                   f"must be stopped first; `migrate down` refuses while live nodes depend on it",
+                   f.statement)
 
 
 def destructive_targets(m: Migration) -> list[tuple[str, str | None]]:

@@ -13,18 +13,25 @@ traffic cannot tear the snapshot; data is streamed (COPY) so memory stays consta
 table is. COPY text is portable across PostgreSQL versions (embedded 16 ↔ server 15).
 
 Restore reads the archive twice: first to verify framing and every checksum (a corrupt or truncated
-archive is refused before the database is touched), then to load it: the schema is built by
-running this release's migrations up to the archive's schema head, the rows are loaded in one
-transaction with row counts checked before it commits, and the schema is then migrated up to this
-release's head.
+archive is refused before the database is touched), then to load it. It is all or nothing: the
+schema is built in a staging schema (`kizuna_restore_in_progress`) by running this release's
+migrations up to the archive's schema head, the rows are loaded there in one transaction with row
+counts checked before it commits, and only then, in one transaction, does the staging schema
+replace the live one. An interrupted or failed restore leaves the live schema exactly as it was
+(the next restore drops the staging schema it left). The schema is then migrated up to this
+release's head. A restore refuses while Kizuna nodes use the database, and `--force` first backs
+up what it replaces.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import hashlib
 import json
 import os
+import re
 import struct
 import time
 import zlib
@@ -140,6 +147,56 @@ async def _estimates(conn: asyncpg.Connection) -> dict[str, int]:
     return {r["relname"]: r["n"] for r in rows}
 
 
+# Tables up to this size are counted exactly for the estimate; bigger ones use the planner's count.
+_EXACT_BELOW = 64 << 20
+_SAMPLE_ROWS = 2000
+
+
+async def estimate_bytes(conn: asyncpg.Connection) -> int:
+    """What `backup` will write before compression (its `bytes_raw`), estimated cheaply.
+
+    The archive holds the COPY text of every row plus a few frames of JSON, which has little to
+    do with `pg_database_size()`: that counts the system catalogs (~8 MB in an empty database),
+    indexes, free space and dead rows. So: for each table, the COPY text of a sample of rows
+    (the first ones, or a TABLESAMPLE of a big table) gives the bytes per row, times the row
+    count (exact under 64 MB, `pg_class.reltuples` above). Header frames are counted as written."""
+    tables = await list_tables(conn)
+    sizes = {r["relname"]: (r["bytes"], r["reltuples"]) for r in await conn.fetch(
+        "SELECT c.relname, pg_relation_size(c.oid) AS bytes, c.reltuples::bigint AS reltuples "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')")}
+    header = {"tables": [{"name": t.name, "columns": t.columns} for t in tables],
+              "sequences": await _sequences(conn)}
+    total = len(MAGIC) + 600 + len(json.dumps(header, default=str, separators=(",", ":")))
+    for t in tables:
+        table_bytes, reltuples = sizes.get(t.name, (0, -1))
+        total += 3 * _FRAME.size + 2 * (len(t.name) + 130) + len(json.dumps(t.columns))
+        if table_bytes == 0 and reltuples <= 0:
+            continue  # never written to
+        if table_bytes <= _EXACT_BELOW or reltuples < 0:
+            rows = await conn.fetchval(f"SELECT count(*) FROM {_ident(t.name)}")
+            source = f"{_ident(t.name)} LIMIT {_SAMPLE_ROWS}"
+        else:
+            rows = reltuples
+            pct = min(100.0, max(0.01, 100.0 * 4 * _SAMPLE_ROWS / max(reltuples, 1)))
+            source = f"{_ident(t.name)} TABLESAMPLE SYSTEM ({pct:.4f}) LIMIT {_SAMPLE_ROWS}"
+        if not rows:
+            continue
+        sample = [0, 0]  # bytes, rows
+
+        async def count(chunk: bytes, sample: list[int] = sample) -> None:
+            sample[0] += len(chunk)
+            sample[1] += chunk.count(b"\n")
+
+        cols = ", ".join(_ident(c) for c in t.columns)
+        await conn.copy_from_query(f"SELECT {cols} FROM {source}", output=count, format="text")
+        if sample[1]:
+            per_row = sample[0] / sample[1]
+            data = int(per_row * rows)
+            total += data + _FRAME.size * (data // CHUNK + 1)
+    return total
+
+
 async def schema_head(conn: asyncpg.Connection, known: list[str]) -> str | None:
     """The last applied migration this release knows (in file order)."""
     if not await conn.fetchval("SELECT to_regclass('kizuna_migration') IS NOT NULL"):
@@ -159,9 +216,45 @@ async def schema_head(conn: asyncpg.Connection, known: list[str]) -> str | None:
 # -- writing -------------------------------------------------------------------------------------
 
 
+_PATH_HINT = ("Choose a path in a directory that exists (or can be created) and that this user "
+              "may write to, on a disk with room.")
+
+
+def _unwritable(path: Path, exc: OSError) -> BackupError:
+    """A backup file that cannot be written: the path is the problem, never the database."""
+    reason = exc.strerror or str(exc)
+    culprit = str(exc.filename or "")
+    if culprit and culprit not in (str(path), str(path) + ".partial"):
+        reason += f" ({culprit})"  # e.g. the parent directory that cannot be created
+    return BackupError(f"cannot write the backup to {path}: {reason}", _PATH_HINT)
+
+
+def _check_writable(path: Path, tmp: Path) -> None:
+    """Fail before the database is read when the archive cannot be created at `path`."""
+    if path.is_dir():
+        raise BackupError(f"cannot write the backup to {path}: it is a directory",
+                          f"Give a file name, e.g. {path / 'kizuna.kzb'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BackupError(f"cannot write the backup to {path}: {parent} is not a "
+                                  f"directory", _PATH_HINT)
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb"):
+            pass
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+
+
 class _Writer:
-    def __init__(self, fh) -> None:
+    """Frames into the gzip file at `path`; any error of the file (disk full, I/O error) is
+    reported against the path, so that it is never mistaken for a database problem."""
+
+    def __init__(self, fh, path: Path) -> None:
         self.fh = fh
+        self.path = path
         self.digest = hashlib.sha256()
         self.raw = 0
 
@@ -169,12 +262,21 @@ class _Writer:
         head = _FRAME.pack(kind, len(payload))
         self.digest.update(head)
         self.digest.update(payload)
-        self.fh.write(head)
-        self.fh.write(payload)
+        try:
+            self.fh.write(head)
+            self.fh.write(payload)
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
         self.raw += len(payload)
 
     def json(self, kind: bytes, doc: Any) -> None:
         self.frame(kind, json.dumps(doc, default=str, separators=(",", ":")).encode())
+
+    def close(self) -> None:
+        try:
+            self.fh.close()
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
 
 
 async def backup(conn: asyncpg.Connection, path: str | Path, *, kizuna_version: str,
@@ -183,18 +285,22 @@ async def backup(conn: asyncpg.Connection, path: str | Path, *, kizuna_version: 
     is renamed when complete)."""
     started = time.monotonic()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     per_table: dict[str, int] = {}
+    _check_writable(path, tmp)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             tables = await list_tables(conn)
             head = await schema_head(conn, known_migrations)
             estimates = await _estimates(conn)
             sequences = await _sequences(conn)
-            with gzip.open(tmp, "wb", compresslevel=3) as fh:
+            try:
+                fh = gzip.open(tmp, "wb", compresslevel=3)  # noqa: SIM115 (closed below)
+            except OSError as exc:
+                raise _unwritable(path, exc) from None
+            w = _Writer(fh, path)
+            try:
                 fh.write(MAGIC)
-                w = _Writer(fh)
                 w.json(b"H", {
                     "format": FORMAT, "kizuna_version": kizuna_version, "schema_head": head,
                     "created_at": datetime.now(UTC).isoformat(),
@@ -231,7 +337,15 @@ async def backup(conn: asyncpg.Connection, path: str | Path, *, kizuna_version: 
                 overall = w.digest.hexdigest()
                 w.json(b"Z", {"tables": len(tables), "rows": total, "bytes": w.raw,
                               "sha256": overall})
-        os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    fh.close()
+                raise
+            w.close()
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -363,12 +477,6 @@ async def is_empty(conn: asyncpg.Connection) -> bool:
     return True
 
 
-async def wipe(conn: asyncpg.Connection) -> None:
-    """Drop everything in the current schema (restore --force)."""
-    schema = await conn.fetchval("SELECT current_schema()")
-    await conn.execute(f"DROP SCHEMA {_ident(schema)} CASCADE; CREATE SCHEMA {_ident(schema)}")
-
-
 async def load(conn: asyncpg.Connection, archive: Archive, progress: Progress | None = None) -> dict[str, int]:
     """Load the archive's rows into the (already migrated, otherwise empty) schema, in one
     transaction; the row count of every table is checked before it commits."""
@@ -411,7 +519,15 @@ async def load(conn: asyncpg.Connection, archive: Archive, progress: Progress | 
                 """, name)
             for ix in indexes:
                 await conn.execute(f"DROP INDEX {_ident(ix['name'])}")
-            await conn.copy_to_table(name, source=table_data(), columns=specs[name], format="text")
+            try:
+                await conn.copy_to_table(name, source=table_data(), columns=specs[name],
+                                         format="text")
+            except asyncpg.PostgresError as exc:
+                if (exc.sqlstate or "")[:2] in ("08", "57"):
+                    raise  # the connection or the server went away: not the archive's rows
+                raise BackupError(f"table {name}: the archive's rows do not load into the schema "
+                                  f"this release builds: [{exc.sqlstate}] {exc}",
+                                  "Nothing was restored: the database is as it was.") from None
             for ix in indexes:
                 await conn.execute(ix["def"])
             n = await conn.fetchval(f"SELECT count(*) FROM {_ident(name)}")
@@ -438,12 +554,25 @@ def auto_path(directory: str | Path, head: str | None, reason: str) -> Path:
     return Path(directory) / f"{AUTO_PREFIX}{stamp}-{head or 'empty'}-before-{reason}.kzb"
 
 
+_AUTO_NAME = re.compile(r"^kizuna-auto-(?P<stamp>\d{8}T\d{12}Z)-(?P<head>.+)-before-(?P<reason>[a-z]+)\.kzb$")
+
+
 def prune(directory: str | Path, keep: int) -> list[Path]:
-    """Delete the oldest automatic backups beyond `keep` (0 keeps all). Manual ones stay."""
+    """Delete the oldest automatic backups beyond `keep` (0 keeps all). Manual ones stay.
+
+    The newest automatic backup of each schema version is never deleted and does not count
+    towards `keep`: a run of backups at the new schema (restarts, redos) must not rotate away
+    the one taken before the upgrade, which is the only way back to the old schema's data."""
     if keep <= 0:
         return []
-    files = sorted(Path(directory).glob(f"{AUTO_PREFIX}*.kzb"))
-    doomed = files[:-keep] if len(files) > keep else []
+    files = sorted(Path(directory).glob(f"{AUTO_PREFIX}*.kzb"))  # the name sorts by time
+    newest_of: dict[str, Path] = {}
+    for f in files:
+        m = _AUTO_NAME.match(f.name)
+        newest_of[m.group("head") if m else f.name] = f  # later files overwrite earlier ones
+    protected = set(newest_of.values())
+    others = [f for f in files if f not in protected]
+    doomed = others[:-keep] if len(others) > keep else []
     for f in doomed:
         f.unlink(missing_ok=True)
     return doomed
@@ -468,31 +597,133 @@ def _not_empty() -> BackupError:
         "to drop everything in it first.")
 
 
+STAGING = "kizuna_restore_in_progress"
+_REPLACED = "kizuna_restore_replaced"
+
+
+def _live_nodes_error(nodes: list[Any]) -> BackupError:
+    return BackupError(
+        "Kizuna nodes are using this database: "
+        + "; ".join(n.describe() for n in nodes)
+        + ". A restore replaces every table under them: they would keep answering ready and "
+          "fail every request",
+        "Stop them first (`systemctl stop kizuna`: they drain and leave the node registry; a "
+        "crashed node drops out within 15 s of its last heartbeat), then run the restore again. "
+        "To restore anyway, pass --ignore-live-nodes and restart the nodes afterwards.")
+
+
+async def _refuse_live_nodes(conn: asyncpg.Connection) -> None:
+    from kizuna.ops.nodes import live_nodes
+
+    nodes = await live_nodes(conn)  # the registry's heartbeats, and `kizuna <node>` connections
+    if nodes:
+        raise _live_nodes_error(nodes)
+
+
+async def _swap_in(conn: asyncpg.Connection, target: str) -> None:
+    """In one transaction: the staging schema becomes `target`, and what `target` held is
+    dropped. The schema keeps its owner and privileges."""
+    old = await conn.fetchrow(
+        "SELECT nspowner::regrole::text AS owner, "
+        "coalesce((SELECT array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' "
+        "ELSE quote_ident(a.grantee::regrole::text) END || ' ' || a.privilege_type) "
+        "FROM aclexplode(nspacl) a), '{}') AS grants "
+        "FROM pg_namespace WHERE nspname = $1", target)
+    async with conn.transaction():
+        await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(_REPLACED)} CASCADE")
+        if old is not None:
+            await conn.execute(f"ALTER SCHEMA {_ident(target)} RENAME TO {_ident(_REPLACED)}")
+        await conn.execute(f"ALTER SCHEMA {_ident(STAGING)} RENAME TO {_ident(target)}")
+        if old is not None:
+            try:  # best effort: a non-superuser may not hand the schema to its old owner
+                async with conn.transaction():
+                    await conn.execute(f"ALTER SCHEMA {_ident(target)} OWNER TO {old['owner']}")
+                    for grant in old["grants"]:
+                        who, _, what = grant.rpartition(" ")
+                        await conn.execute(f"GRANT {what} ON SCHEMA {_ident(target)} TO {who}")
+            except asyncpg.PostgresError:
+                pass
+            await conn.execute(f"DROP SCHEMA {_ident(_REPLACED)} CASCADE")
+
+
 async def restore(conn: asyncpg.Connection, archive: Archive, engine: Any, *, force: bool,
-                  migrate_after: bool = True,
-                  progress: Progress | None = None) -> dict[str, Any]:
+                  migrate_after: bool = True, progress: Progress | None = None,
+                  ignore_live_nodes: bool = False, safety_dir: str | None = None,
+                  say: Callable[[str], None] | None = None,
+                  on_swapped: Callable[[], None] | None = None) -> dict[str, Any]:
     """Restore a verified archive through `engine` (a migrate Engine on `conn`), holding the
-    cluster lock throughout."""
+    cluster lock throughout.
+
+    All or nothing: the archive's schema is built and loaded in the staging schema, and
+    replaces the live one in a single transaction once every row count matches. Until then,
+    and if anything fails or the process is interrupted, the live schema is untouched.
+
+    - Refused while Kizuna nodes use the database (registry heartbeats or `kizuna <node>`
+      connections), unless `ignore_live_nodes`.
+    - `force` allows replacing a non-empty database; what it holds is first backed up into
+      `safety_dir` (None: no safety backup) and the path is returned as `safety_backup`.
+    - `on_swapped` is called once the restored schema is live (before migrating it up)."""
+    say = say or (lambda text: None)
     head = check_schema(archive, [m.id for m in engine.migrations])
-    # Refuse a non-empty target before taking the lock: taking it creates the journal tables,
-    # and a refused restore must leave the database exactly as it was.
+    # Refuse before taking the lock: taking it creates the journal tables, and a refused
+    # restore must leave the database exactly as it was.
     if not force and not await is_empty(conn):
         raise _not_empty()
+    if not ignore_live_nodes:
+        await _refuse_live_nodes(conn)
 
     async def body() -> dict[str, Any]:
-        if not await is_empty(conn):  # again, under the lock
-            if not force:
-                raise _not_empty()
-            await wipe(conn)
-        if head is not None:
-            await engine.up(to=head)
-        counts = await load(conn, archive, progress)
-        later = await engine.up() if migrate_after else []
         from kizuna.migrate import journal
-        await journal.log(conn, head or "none", "restore", engine.opts.version,
-                          f"{archive.path} sha256 {archive.trailer.get('sha256')}")
-        return {"restored_rows": counts, "schema_head": head, "migrated_after": later}
+
+        empty = await is_empty(conn)  # again, under the lock
+        if not empty and not force:
+            raise _not_empty()
+        if not ignore_live_nodes:
+            await _refuse_live_nodes(conn)
+        safety = None
+        if not empty and safety_dir is not None:
+            known = [m.id for m in engine.migrations]
+            current = await schema_head(conn, known)
+            safety = auto_path(safety_dir, current, "restore")
+            say(f"backing up what the database holds now to {safety} (skip with --no-backup)")
+            done = await backup(conn, safety, kizuna_version=engine.opts.version,
+                                known_migrations=known)
+            say(f"safety backup done: {done.tables} tables, {done.rows} rows, "
+                f"{_human(done.bytes_file)}; `kizuna restore {safety} --force --no-migrate` "
+                f"brings it back")
+        target = await conn.fetchval("SELECT current_schema()") or "public"
+        search_path = await conn.fetchval("SHOW search_path")
+        # A restore that was interrupted left its staging schema: drop it (we hold the lock).
+        await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(STAGING)} CASCADE; "
+                           f"CREATE SCHEMA {_ident(STAGING)}")
+        swapped = False
+        guard, engine.before_contract = engine.before_contract, None  # no node uses staging
+        try:
+            await conn.execute(f"SET search_path TO {_ident(STAGING)}")
+            if head is not None:
+                await engine.up(to=head)
+            counts = await load(conn, archive, progress)
+            await journal.log(conn, head or "none", "restore", engine.opts.version,
+                              f"{archive.path} sha256 {archive.trailer.get('sha256')}")
+            await conn.execute("SELECT set_config('search_path', $1, false)", search_path)
+            await _swap_in(conn, target)
+            swapped = True
+            if on_swapped:
+                on_swapped()
+        finally:
+            engine.before_contract = guard
+            if not swapped:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(_drop_staging(conn, search_path), 10)
+        later = await engine.up() if migrate_after else []
+        return {"restored_rows": counts, "schema_head": head, "migrated_after": later,
+                "safety_backup": str(safety) if safety else None}
     return await engine.locked(body)
+
+
+async def _drop_staging(conn: asyncpg.Connection, search_path: str) -> None:
+    await conn.execute("SELECT set_config('search_path', $1, false)", search_path)
+    await conn.execute(f"DROP SCHEMA IF EXISTS {_ident(STAGING)} CASCADE")
 
 
 def _human(n: float) -> str:
@@ -503,24 +734,50 @@ def _human(n: float) -> str:
     return f"{n:.0f} TB"
 
 
+async def backup_pointless(conn: asyncpg.Connection, direction: str, targets: list[Any],
+                           version: str) -> str | None:
+    """Why an automatic backup before this run would be pointless, or None when one is needed.
+
+    A backup is taken only when something will be applied. `migrate up` refuses a contract
+    migration while nodes of another release serve (`nodes.contract_guard`); when the first
+    pending migration is such a refused one, the run changes nothing, and the backup would only
+    cost time and rotate older backups away (every node of a rolling upgrade runs `migrate up`
+    at start)."""
+    if not targets:
+        return "nothing to apply"
+    first = targets[0]
+    if direction == "up" and getattr(first, "phase", "") == "contract":
+        from kizuna.ops.nodes import contract_guard
+
+        try:
+            await contract_guard(conn, version)(first)
+        except MigrateError:
+            return (f"the first pending migration, {first.id}, is a contract migration that "
+                    f"will be refused while nodes of other releases serve")
+    return None
+
+
 def auto_backup_hook(conn: asyncpg.Connection, *, directory: str, retention: int,
                      migrations: list[Any], version: str,
                      say: Callable[[str], None]) -> Callable[[str, list[Any]], Any]:
     """The `before_change` hook of a migrate Engine: back up before the schema changes."""
     known = [m.id for m in migrations]
 
-    async def hook(direction: str, targets: list[Any]) -> str:
+    async def hook(direction: str, targets: list[Any]) -> str | None:
+        if await backup_pointless(conn, direction, targets, version):
+            return None  # the run changes nothing; the refusal that follows says why
         head = await schema_head(conn, known)
         path = auto_path(directory, head, direction)
         say(f"backing up the database before {direction} to {path} (skip with --no-backup)")
         try:
             summary = await backup(conn, path, kizuna_version=version, known_migrations=known)
-        except OSError as exc:
-            raise BackupError(f"cannot write the automatic backup {path}: {exc.strerror or exc}",
+        except BackupError as exc:
+            raise BackupError(f"{exc.message} (the automatic backup before {direction})",
                               "Free some space or set backup.dir, or pass --no-backup.") from None
         say(f"backup done: {summary.tables} tables, {summary.rows} rows, "
             f"{_human(summary.bytes_file)} in {summary.seconds:.1f}s")
         for old in prune(directory, retention):
-            say(f"removed old automatic backup {old.name} (backup.retention {retention})")
+            say(f"removed old automatic backup {old.name} (backup.retention {retention}; the "
+                f"newest backup of each schema is always kept)")
         return str(path)
     return hook

@@ -1,8 +1,21 @@
 """The node registry: which Kizuna nodes are alive, on which release, serving or draining.
 
-Each node upserts a row in `kizuna_node` at start, refreshes `heartbeat_at` every few seconds,
-marks itself `draining` when a shutdown begins and deletes its row when it stops cleanly. A node
-is alive while its heartbeat is fresh (three intervals), so a crashed node drops out by itself.
+Each node process registers one row in `kizuna_node` at start, refreshes `heartbeat_at` every
+HEARTBEAT_SEC (5 s), marks itself `draining` when a shutdown begins and deletes its row when it
+stops cleanly.
+
+Identity: a row belongs to one process, not to a node name. Its key (the `name` column) is
+`<name>/<instance>`, the configured node name and an instance id drawn at each start, so two
+processes given the same name (a mistake, or a restart that overlaps the old process) keep a row
+each, and the one that stops deletes only its own. `Node.name` is the configured name,
+`Node.instance` the instance id.
+
+Liveness: a node is live while its heartbeat is younger than ALIVE_SEC, LIVE_INTERVALS (3)
+heartbeat intervals (15 s). A row older than that (a killed or crashed node, a machine gone)
+is not live, and is deleted by the next node that heartbeats or starts, or by the next
+`live_nodes()` call (migrate up/down/status, restore): no row outlives its node for long, so no
+later downgrade finds rows to lose in `kizuna_node`. A live node whose heartbeat was late (a
+database outage) registers again on its next heartbeat.
 
 Nodes of releases older than the registry cannot register; they are still found through
 PostgreSQL's `pg_stat_activity`: every Kizuna connection is named `kizuna <node> [<version>]`.
@@ -14,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import uuid
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,8 +35,14 @@ import asyncpg
 log = logging.getLogger("kizuna.nodes")
 
 HEARTBEAT_SEC = 5.0
-ALIVE_SEC = 3 * HEARTBEAT_SEC
+LIVE_INTERVALS = 3
+ALIVE_SEC = LIVE_INTERVALS * HEARTBEAT_SEC
+# Rows whose heartbeat is older than this are deleted (by any node, or any live_nodes() call).
+EXPIRE_SEC = ALIVE_SEC
 TABLE = "kizuna_node"
+KEY_SEPARATOR = "/"  # node names are letters, digits, '-' and '_': never a '/'
+
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -33,27 +53,74 @@ class Node:
     address: str
     seconds_since_heartbeat: float
     source: str  # "registry" or "connections"
+    instance: str = ""  # the process's instance id ("" when seen by its connections only)
+    schema_newest: str = ""  # the newest schema its release serves, as it registered it
 
     def describe(self) -> str:
         where = f" at {self.address}" if self.address else ""
-        return f"{self.name} (Kizuna {self.version or 'unknown'}, {self.state}{where})"
+        which = f", instance {self.instance}" if self.instance else ""
+        return f"{self.name} (Kizuna {self.version or 'unknown'}, {self.state}{where}{which})"
+
+
+def row_key(name: str, instance: str) -> str:
+    """The `kizuna_node.name` value of a node process: `<name>/<instance>`."""
+    return f"{name}{KEY_SEPARATOR}{instance}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(name, instance) of a `kizuna_node.name` value; instance "" for a bare name."""
+    name, _, instance = key.partition(KEY_SEPARATOR)
+    return name, instance
+
+
+def new_instance_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 async def _table_exists(conn: asyncpg.Connection | asyncpg.Pool) -> bool:
     return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", TABLE))
 
 
-async def live_nodes(conn: asyncpg.Connection) -> list[Node]:
-    """Registered nodes with a fresh heartbeat, plus Kizuna servers seen only by their
-    connections (releases that predate the registry)."""
+async def expire_stale(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    """Delete the rows of nodes whose heartbeat is older than EXPIRE_SEC; how many went.
+    Never fails: inside a caller's transaction it runs in a savepoint, and an error (a read-only
+    role, a missing table) just leaves the rows, which `live_nodes` ignores anyway."""
+    try:
+        if isinstance(conn, asyncpg.Pool):
+            status = await conn.execute(
+                f"DELETE FROM {TABLE} WHERE heartbeat_at < now() - make_interval(secs => $1)",
+                EXPIRE_SEC)
+        else:
+            async with conn.transaction():
+                status = await conn.execute(
+                    f"DELETE FROM {TABLE} WHERE heartbeat_at < now() - make_interval(secs => $1)",
+                    EXPIRE_SEC)
+    except _DB_ERRORS as exc:
+        log.debug("could not expire stale node rows: %s", exc)
+        return 0
+    n = int(status.split()[-1]) if status.startswith("DELETE") else 0
+    if n:
+        log.info("Removed stale node registry rows", extra={"count": n, "older_than_sec": EXPIRE_SEC})
+    return n
+
+
+async def live_nodes(conn: asyncpg.Connection, *, expire: bool = True) -> list[Node]:
+    """Registered nodes with a fresh heartbeat (younger than ALIVE_SEC), one per process, plus
+    Kizuna servers seen only by their connections (releases that predate the registry). With
+    `expire` (the default), rows past EXPIRE_SEC are deleted first (`expire_stale`)."""
     nodes: dict[str, Node] = {}
+    registered_names: set[str] = set()
     if await _table_exists(conn):
+        if expire:
+            await expire_stale(conn)
         for r in await conn.fetch(
-                f"SELECT name, version, state, address, "
+                f"SELECT name, version, state, address, schema_newest, "
                 f"extract(epoch FROM now() - heartbeat_at)::float AS age FROM {TABLE} "
                 f"WHERE heartbeat_at > now() - make_interval(secs => $1)", ALIVE_SEC):
-            nodes[r["name"]] = Node(r["name"], r["version"], r["state"], r["address"],
-                                    r["age"], "registry")
+            name, instance = split_key(r["name"])
+            registered_names.add(name)
+            nodes[r["name"]] = Node(name, r["version"], r["state"], r["address"], r["age"],
+                                    "registry", instance, r["schema_newest"])
     for r in await conn.fetch(
             "SELECT DISTINCT application_name AS app, host(client_addr) AS addr FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
@@ -61,22 +128,25 @@ async def live_nodes(conn: asyncpg.Connection) -> list[Node]:
         parts = r["app"].split()
         name = parts[1] if len(parts) > 1 else "?"
         version = parts[2] if len(parts) > 2 else ""
-        if name not in nodes:
+        if name not in registered_names and name not in nodes:
             nodes[name] = Node(name, version, "serving", r["addr"] or "", 0.0, "connections")
-    return sorted(nodes.values(), key=lambda n: n.name)
+    return sorted(nodes.values(), key=lambda n: (n.name, n.instance))
 
 
 class Registry:
-    """This node's row: registered at start, heartbeated, marked draining, removed at stop."""
+    """This process's row: registered at start, heartbeated, marked draining, removed at stop."""
 
     def __init__(self, pool: asyncpg.Pool, name: str, version: str, oldest: str, newest: str,
-                 address: str = "") -> None:
+                 address: str = "", instance: str | None = None) -> None:
         self.pool = pool
         self.name = name
+        self.instance = instance or new_instance_id()
+        self.key = row_key(name, self.instance)
         self.version = version
         self.oldest = oldest
         self.newest = newest
         self.address = address or socket.gethostname()
+        self.state = "serving"
         self._task: asyncio.Task | None = None
         self.enabled = False
 
@@ -86,33 +156,56 @@ class Registry:
                         "registered")
             return
         self.enabled = True
-        await self._upsert("serving")
+        await expire_stale(self.pool)
+        twins = [n for n in await self._live() if n.name == self.name]
+        if twins:
+            log.warning("Another live node uses this node's name: node names must be unique in "
+                        "a cluster (each process keeps its own registry row)",
+                        extra={"node": self.name, "others": [n.describe() for n in twins]})
+        await self._upsert()
+        log.info("Registered in the node registry", extra={
+            "node": self.name, "instance": self.instance, "heartbeat_sec": HEARTBEAT_SEC})
         self._task = asyncio.create_task(self._beat(), name="node-heartbeat")
 
-    async def _upsert(self, state: str) -> None:
+    async def _live(self) -> list[Node]:
+        async with self.pool.acquire() as conn:
+            return await live_nodes(conn, expire=False)
+
+    async def _upsert(self) -> None:
         await self.pool.execute(
             f"INSERT INTO {TABLE} (name, version, schema_oldest, schema_newest, address, state, "
             f"started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, now(), now()) "
             f"ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, "
             f"schema_oldest = EXCLUDED.schema_oldest, schema_newest = EXCLUDED.schema_newest, "
             f"address = EXCLUDED.address, state = EXCLUDED.state, heartbeat_at = now()",
-            self.name, self.version, self.oldest, self.newest, self.address, state)
+            self.key, self.version, self.oldest, self.newest, self.address, self.state)
+
+    async def heartbeat(self) -> None:
+        """One beat: refresh this row (registering again if it expired while the database was
+        out of reach) and delete the rows of nodes that stopped beating."""
+        status = await self.pool.execute(
+            f"UPDATE {TABLE} SET heartbeat_at = now() WHERE name = $1", self.key)
+        if status == "UPDATE 0":
+            log.warning("This node's registry row had expired (heartbeats failed for longer than "
+                        f"{EXPIRE_SEC:g} s): registering again", extra={"node": self.name})
+            await self._upsert()
+        await expire_stale(self.pool)
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SEC)
             try:
-                await self.pool.execute(
-                    f"UPDATE {TABLE} SET heartbeat_at = now() WHERE name = $1", self.name)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                await self.heartbeat()
+            except _DB_ERRORS as exc:
                 log.warning("node heartbeat failed", extra={"error": str(exc)})
 
     async def draining(self) -> None:
+        self.state = "draining"
         if self.enabled:
             try:
                 await self.pool.execute(f"UPDATE {TABLE} SET state = 'draining', heartbeat_at = now() "
-                                        f"WHERE name = $1", self.name)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                                        f"WHERE name = $1", self.key)
+            except _DB_ERRORS:
                 pass
 
     async def stop(self) -> None:
@@ -122,9 +215,8 @@ class Registry:
             self._task = None
         if self.enabled:
             try:
-                await self.pool.execute(f"DELETE FROM {TABLE} WHERE name = $1 AND version = $2",
-                                        self.name, self.version)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self.pool.execute(f"DELETE FROM {TABLE} WHERE name = $1", self.key)
+            except _DB_ERRORS:
                 pass
 
 

@@ -3,7 +3,9 @@
 It reads the database's migration journal and this release's manifest and answers the questions
 of Nakama's upgrade checklist: which releases lie on the path (and which of them are required
 stops), which migrations will run and what each locks or rewrites (with table sizes), whether
-nodes of the running release can keep serving during the upgrade, whether going back down is
+nodes of the running release can keep serving during the upgrade, whether a rolling upgrade is
+possible (the release manifest's `rolling_upgrade`, which CHANGELOG.md's Upgrade part repeats,
+narrowed by what this database's pending migrations allow), whether going back down is
 lossless, and the backup that `migrate up` will take first.
 """
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from kizuna.migrate import journal, lint
 from kizuna.migrate.executor import Engine, compute_status
+from kizuna.ops.backup import estimate_bytes
 from kizuna.release import Manifest
 
 _SEVERITY = {v: i for i, v in enumerate(lint.VERDICTS)}
@@ -38,6 +41,7 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
             "pending": [m.id for m in migrations] if migrations else [
                 m["id"] for m in manifest.migrations],
             "steps": [], "old_nodes_can_serve": {"answer": True, "why": "no node serves this database yet"},
+            "rolling_upgrade": {"possible": None, "why": "fresh install: no node serves this database yet"},
             "downgrade": {"lossless": True, "details": ["a fresh install has nothing to go back to"]},
             "backup": {"taken": False, "why": "the database holds no Kizuna data yet"},
         })
@@ -73,7 +77,7 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
     doc["blocked_by"] = (f"release {between[0]} is a required stop: upgrade to it (and let its "
                          f"migrations finish) before this release") if between else None
 
-    steps, stats = await engine.plan("up")
+    steps, stats = await engine.plan("up", check=True)
     doc["state"] = "up to date" if not steps else "upgrade pending"
     doc["pending"] = [s.migration.id for s in steps]
     out_steps = []
@@ -84,6 +88,14 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
                           "manifest_phase": manifest.phase_of(m.id)})
         out_steps[-1].pop("statements", None)
     doc["steps"] = out_steps
+    if "0005_cluster_node" in doc["pending"] and doc.get("current_schema"):
+        # Releases before the node registry have no readiness or drain (docs/upgrading.md,
+        # "The first hop").
+        doc["first_hop"] = (
+            "the running release has no readiness (/kizuna/ready) or drain: take each old node "
+            "out of the load balancer before stopping it; after migrate up, an old node that "
+            "restarts refuses to start (the schema is newer than it knows), so start it on this "
+            "release instead")
 
     # Can nodes of the running release keep serving while this runs?
     contract = [s.migration.id for s in steps if s.migration.phase == "contract"]
@@ -97,14 +109,14 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
             f"upgrade")}
     elif contract:
         serve = {"answer": True, "contract_steps": contract, "why": (
-            f"rolling: old nodes keep serving while the expand steps run; `migrate up` stops before "
-            f"the contract step(s) {', '.join(contract)} while a node of an older release is alive. "
-            f"Restart the nodes on this release one at a time, then run `migrate up` again")}
+            f"old nodes keep serving while the expand steps run; `migrate up` stops before "
+            f"the contract step(s) {', '.join(contract)} while a node of an older release is alive")}
     else:
         serve = {"answer": True, "why": (
-            "every pending migration is expand/backfill (additive): running nodes keep serving; "
-            "restart them on this release one at a time")}
+            "every pending migration is expand/backfill (additive): running nodes keep serving "
+            "while they run")}
     doc["old_nodes_can_serve"] = serve
+    doc["rolling_upgrade"] = _rolling(manifest, serve, contract)
 
     # Is going back down lossless?
     details: list[str] = []
@@ -129,8 +141,27 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
     doc["downgrade"] = {"lossless": lossless and not any("would be lost" in d for d in details),
                         "details": details or ["every pending migration has an exact down step"]}
 
-    size = await engine.conn.fetchval("SELECT pg_database_size(current_database())")
+    size = await estimate_bytes(engine.conn)
     doc["backup"] = {"taken": bool(steps), "directory": backup_dir, "database_bytes": size,
                      "why": "migrate up backs up first (skip with --no-backup)" if steps
                      else "nothing to migrate"}
     return doc
+
+
+def _rolling(manifest: Manifest, serve: dict[str, Any], contract: list[str]) -> dict[str, Any]:
+    """Whether to upgrade node by node. The release manifest says whether this release supports
+    a rolling upgrade at all (CHANGELOG.md's Upgrade part says the same); this database's pending
+    migrations can only narrow that to "no", never widen it."""
+    declared = manifest.rolling_upgrade or {}
+    if not declared.get("possible", False):
+        return {"possible": False, "source": "manifest", "why": (
+            f"the release manifest of {manifest.release} says no: "
+            f"{declared.get('why') or 'not declared possible'}; use the stop-everything procedure")}
+    if not serve["answer"]:
+        return {"possible": False, "source": "migrations", "why": serve["why"]}
+    if contract:
+        return {"possible": True, "source": "manifest", "why": (
+            f"restart the nodes on this release one at a time, then run `migrate up` again for "
+            f"the contract step(s) {', '.join(contract)}")}
+    return {"possible": True, "source": "manifest",
+            "why": "restart the nodes on this release one at a time"}

@@ -488,7 +488,9 @@ def test_automatic_backup_retention(db_name: str, kz: Kz, tmp_path: Path) -> Non
             r = kz.ok("migrate", *step, "--backup.dir", str(d), "--backup.retention", "2", *at(db_name))
             taken += AUTO.findall(r.stdout)[:1]
     assert len(taken) == 6 and len(set(taken)) == 6
-    assert autos(d) == sorted(taken[-2:])
+    # The newest backup of each schema (before the last down, before the last up) is always
+    # kept, and retention counts the others: the two before those.
+    assert autos(d) == sorted(taken[-4:])
     for f in autos(d):
         inspect(f)
 
@@ -589,3 +591,290 @@ def test_upgrade_plan_with_a_lossy_down_pending(db_name: str, kz: Kz, tmp_path: 
     r = kz.ok("upgrade", "plan", "--migrations-dir", str(mdir), *at(db_name))
     assert "downgrade lossless: no" in r.text and reason in r.text
     assert journal_state(db) == state
+
+
+# -- 7. issue 18: restores under live nodes, all-or-nothing restores, backups only when needed -------
+
+
+def _ready(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/kizuna/ready", timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_restore_refuses_while_nodes_use_the_database(server, db_name: str, new_db, kz: Kz,
+                                                      tmp_path: Path) -> None:
+    """Item 3: `restore --force` dropped the tables under a node that stayed ready and then
+    answered 500. Now it refuses while a node is alive (registry heartbeat, or a `kizuna <node>`
+    connection of a release without the registry), and `--force` backs up what it replaces."""
+    other = migrated(kz, new_db())
+    seed(other, "archived")
+    archive = tmp_path / "other.kzb"
+    kz.ok("backup", "--out", str(archive), *at(other.name))
+
+    asyncio.run(_play(server.url))  # the node serves players on db_name
+    live = DB(db_name)
+    assert _wait_node(live), "the node did not register"
+    original = data_content(live)
+    d = tmp_path / "safety"
+    r = kz.fails("restore", str(archive), "--force", "--backup.dir", str(d), *at(db_name))
+    assert "Kizuna nodes are using this database" in r.text, r.text
+    assert "--ignore-live-nodes" in r.text
+    assert data_content(live) == original
+    assert autos(d) == []  # refused before anything was written
+    assert _ready(server.url) == 200
+    asyncio.run(_serves(server.url))  # still serving, no 500
+    server.stop()
+
+    # A node of an older release, seen only by its connection's name, counts as well.
+    async def hold() -> None:
+        conn = await asyncpg.connect(pg_dsn(db_name), server_settings={
+            "application_name": "kizuna oldnode 0.0.9"})
+        try:
+            r2 = await asyncio.to_thread(kz.fails, "restore", str(archive), "--force",
+                                         "--backup.dir", str(d), "--json", *at(db_name))
+            doc = json.loads(r2.stdout)
+            assert "oldnode (Kizuna 0.0.9" in doc["error"], doc
+        finally:
+            await conn.close()
+    asyncio.run(hold())
+    after_play = data_content(live)
+
+    # Nodes gone: --force restores, after a safety backup of what it replaces (named in the output).
+    r = kz.ok("restore", str(archive), "--force", "--backup.dir", str(d), *at(db_name))
+    [safety] = autos(d)
+    assert "-before-restore.kzb" in safety
+    assert f"what the database held before is in {safety}" in r.text
+    assert data_content(live) == data_content(other)
+    target = new_db()
+    kz.ok("restore", safety, *at(target))
+    assert data_content(DB(target)) == after_play
+
+    # The explicit override restores even while a node's heartbeat is fresh.
+    live.execute("INSERT INTO kizuna_node (name, version, schema_oldest, schema_newest, address, "
+                 "state, started_at, heartbeat_at) VALUES ('ghost', '0.1.0', '', '', 'h', 'serving', "
+                 "now(), now() + interval '1 minute')")
+    kz.fails("restore", str(archive), "--force", "--no-backup", *at(db_name))
+    r = kz.ok("restore", str(archive), "--force", "--no-backup", "--ignore-live-nodes", *at(db_name))
+    assert "backing up" not in r.text
+    assert data_content(live) == data_content(other)
+
+
+async def _serves(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        api = Api(url, http)
+        r = await api.authenticate("device", {"id": f"after-refusal-{uuid.uuid4().hex}"},
+                                   params={"create": "true"})
+        assert_ok(r)
+
+
+def _wait_node(db: DB, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.table_exists("kizuna_node") and db.val("SELECT count(*) FROM kizuna_node"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _copying_into(name: str) -> bool:
+    """Whether a COPY ... FROM STDIN into `name` has loaded rows (the restore is mid-load)."""
+    return bool(DB("postgres").val(
+        "SELECT count(*) FROM pg_stat_progress_copy p JOIN pg_database d ON d.oid = p.datid "
+        "WHERE d.datname = $1 AND p.command = 'COPY FROM' AND p.tuples_processed > 1000", name))
+
+
+def _interrupted_restore(kz: Kz, archive: Path, name: str, sig: int, *flags: str) -> subprocess.Popen:
+    proc = subprocess.Popen([KIZUNA, "restore", str(archive), *flags, *at(name)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(), cwd=kz.cwd)
+    try:
+        _wait(lambda: _copying_into(name) or proc.poll() is not None, timeout=120,
+              what="the restore to load rows")
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(sig)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return proc
+
+
+def test_an_interrupted_restore_leaves_the_database_as_it_was(db_name: str, new_db, kz: Kz,
+                                                              tmp_path: Path) -> None:
+    """Item 7: Ctrl-C during the load left the full schema with no rows, which `migrate status`
+    called up to date. Now the load happens in a staging schema that replaces the live one in one
+    transaction: an interrupted restore changes nothing."""
+    import signal
+
+    src = migrated(kz, db_name)
+    seed(src, "big", n=300_000)
+    archive = tmp_path / "big.kzb"
+    kz.ok("backup", "--out", str(archive), *at(db_name))
+
+    target = new_db()
+    dst = migrated(kz, target)
+    seed(dst, "precious", n=40)
+    original = content(dst)
+    proc = _interrupted_restore(kz, archive, target, signal.SIGINT, "--force", "--no-backup")
+    assert proc.returncode != 0
+    _, stderr = proc.communicate()
+    assert content(dst) == original
+    assert "Traceback" not in stderr, stderr
+    assert "interrupted: nothing was restored" in stderr, stderr
+    st = kz.json("migrate", "status", *at(target))
+    assert st["up_to_date"] is True
+    kz.ok("migrate", "verify", *at(target))
+
+    # Killed outright (no chance to clean up): the live schema is still untouched; the staging
+    # schema it left is dropped by the next restore, which then succeeds.
+    proc = _interrupted_restore(kz, archive, target, signal.SIGKILL, "--force", "--no-backup")
+    assert content(dst) == original
+    kz.ok("migrate", "verify", *at(target))
+    kz.ok("restore", str(archive), "--force", "--no-backup", *at(target))
+    assert data_content(dst) == data_content(src)
+    assert dst.val("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'kizuna_restore%'") == 0
+
+    # Into an empty database: interrupted, it stays empty (the schema guard refuses to serve it
+    # and `migrate status` shows every migration pending), never a full schema without rows.
+    empty = new_db()
+    proc = _interrupted_restore(kz, archive, empty, signal.SIGINT)
+    assert proc.returncode != 0
+    assert tables(DB(empty)) in ([], ["kizuna_migration", "kizuna_migration_log"])
+    st = kz.json("migrate", "status", *at(empty))
+    assert st["up_to_date"] is False and st["current"] is None
+
+
+def test_a_failed_load_changes_nothing(db_name: str, new_db, kz: Kz, tmp_path: Path) -> None:
+    """Item 7, an injected failure: the archive's rows violate a constraint of the schema this
+    release builds, so the load fails half way; the database keeps what it held."""
+    mdir = packaged_copy(tmp_path / "migrations")
+    src = migrated(kz, db_name, "--migrations-dir", str(mdir))
+    seed(src, "src", n=500)
+    archive = tmp_path / "src.kzb"
+    kz.ok("backup", "--out", str(archive), "--migrations-dir", str(mdir), *at(db_name))
+    # The same migration ids, but this release's 0003 now refuses what the archive holds.
+    (mdir / "0003_storage.sql").write_text((mdir / "0003_storage.sql").read_text().replace(
+        "-- +migrate Down", "ALTER TABLE storage ADD CONSTRAINT no_src CHECK (collection <> 'src');\n"
+        "-- +migrate Down", 1))
+    target = new_db()
+    dst = migrated(kz, target)
+    seed(dst, "kept", n=30)
+    original = content(dst)
+    r = kz.fails("restore", str(archive), "--force", "--no-backup", "--migrations-dir", str(mdir),
+                 *at(target))
+    assert content(dst) == original
+    assert "table storage: the archive's rows do not load" in r.text and "no_src" in r.text, r.text
+    assert "Nothing was restored" in r.text
+    assert dst.val("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'kizuna_restore%'") == 0
+
+
+def test_a_refused_migrate_up_writes_no_backup(db_name: str, kz: Kz, tmp_path: Path) -> None:
+    """Item 4: a `migrate up` whose first step is a contract migration refused while a node of
+    another release serves changes nothing, so it takes no backup (every node of a rolling
+    upgrade runs `migrate up` at start)."""
+    db = migrated(kz, db_name)
+    seed(db, "rolling", n=20)
+    mdir = packaged_copy(tmp_path / "migrations")
+    write_migration(mdir, "9001_contract", "CREATE TABLE contract_demo (id int);",
+                    "DROP TABLE contract_demo;", "phase: contract")
+    db.execute("INSERT INTO kizuna_node (name, version, schema_oldest, schema_newest, address, "
+               "state, started_at, heartbeat_at) VALUES ('oldnode', '0.0.9', '', '', 'h', "
+               "'serving', now(), now() + interval '1 minute')")
+    d = tmp_path / "auto"
+    for _ in range(2):
+        r = kz.fails("migrate", "up", "--migrations-dir", str(mdir), "--backup.dir", str(d),
+                     *at(db_name))
+        assert "9001_contract is a contract migration" in r.text and "oldnode" in r.text
+        assert autos(d) == []
+        assert "backing up" not in r.text
+
+    # When something runs before the refused contract step, the backup is taken.
+    write_migration(mdir, "9000_expand", "CREATE TABLE expand_demo (id int);",
+                    "DROP TABLE expand_demo;", "phase: expand")
+    r = kz.fails("migrate", "up", "--migrations-dir", str(mdir), "--backup.dir", str(d), *at(db_name))
+    assert "9001_contract is a contract migration" in r.text
+    assert len(autos(d)) == 1 and "9000_expand" in db.journal()
+
+    # The old node gone, the contract step runs, backed up first.
+    db.execute("DELETE FROM kizuna_node")
+    kz.ok("migrate", "up", "--migrations-dir", str(mdir), "--backup.dir", str(d), *at(db_name))
+    assert len(autos(d)) == 2 and "9001_contract" in db.journal()
+
+
+def test_the_pre_upgrade_backup_survives_retention(db_name: str, kz: Kz, tmp_path: Path) -> None:
+    """Item 4: with retention 2, backups taken after the upgrade (redo, restarts) must not rotate
+    away the one taken before it: the newest backup of each schema is kept, retention counts the
+    others."""
+    db = migrated(kz, db_name, "--to", "0002_user_session")
+    seed(db, "pre", n=5)
+    d = tmp_path / "auto"
+    r = kz.ok("migrate", "up", "--backup.dir", str(d), "--backup.retention", "2", *at(db_name))
+    [pre_upgrade] = AUTO.findall(r.stdout)[:1]
+    assert "0002_user_session-before-up" in pre_upgrade
+    later = []
+    for _ in range(4):
+        r = kz.ok("migrate", "redo", "--force", "--backup.dir", str(d), "--backup.retention", "2",
+                  *at(db_name))
+        later += AUTO.findall(r.stdout)[:1]
+    assert autos(d) == sorted([pre_upgrade, *later[-3:]])
+    assert inspect(pre_upgrade).header["schema_head"] == "0002_user_session"
+
+
+def test_backup_to_an_unwritable_path_names_the_path(db_name: str, kz: Kz, tmp_path: Path) -> None:
+    """Item 11: an --out the command cannot write used to be reported as a lost database
+    connection. Now the message names the path and what is wrong with it."""
+    migrated(kz, db_name)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    cases = {
+        str(a_file / "x.kzb"): f"{a_file} is not a directory",
+        str(a_file / "sub" / "x.kzb"): f"{a_file} is not a directory",
+        "/proc/kizuna-test.kzb": "",
+    }
+    for out, why in cases.items():
+        r = kz.fails("backup", "--out", out, *at(db_name))
+        assert f"cannot write the backup to {out}: {why}" in r.text, r.text
+        assert "database" not in r.text.split("cannot write")[1].split("\n")[0].lower(), r.text
+        assert "connection" not in r.text.lower(), r.text
+        doc = json.loads(kz.fails("backup", "--out", out, "--json", *at(db_name)).stdout)
+        assert doc["ok"] is False and doc["error"].startswith(f"cannot write the backup to {out}")
+    assert not list(tmp_path.glob("*.partial"))
+    # The automatic backup says the same about backup.dir.
+    db = DB(db_name)
+    seed(db, "x", n=3)
+    r = kz.fails("migrate", "down", "--force", "--backup.dir", str(a_file), *at(db_name))
+    assert f"cannot write the backup to {a_file}/" in r.text, r.text
+    assert f"{a_file} is not a directory (the automatic backup before down)" in r.text, r.text
+    assert "--no-backup" in r.text
+
+
+def test_the_backup_size_estimate_matches_the_archive(db_name: str, new_db, kz: Kz) -> None:
+    """Item 11: the estimate was `pg_database_size()`, about 8 MB of system catalogs for a
+    database whose archive holds 30 kB (off by ~200x). `estimate_bytes` is within 25% of the
+    archive's `bytes_raw`, empty or full."""
+    from kizuna.ops.backup import estimate_bytes
+
+    async def estimate(name: str) -> tuple[int, int]:
+        conn = await asyncpg.connect(pg_dsn(name))
+        try:
+            return (await estimate_bytes(conn),
+                    await conn.fetchval("SELECT pg_database_size(current_database())"))
+        finally:
+            await conn.close()
+
+    small = migrated(kz, db_name)
+    big = migrated(kz, new_db(), "--to", "0004_chat_notifications")
+    seed(big, "big", n=40_000)
+    for db in (small, big):
+        est, db_size = asyncio.run(estimate(db.name))
+        actual = kz.json("backup", "--out", str(kz.cwd / f"{db.name}.kzb"), *at(db.name))["bytes_raw"]
+        assert 0.75 <= est / actual <= 1.25, (db.name, est, actual)
+        if db is small:
+            assert db_size / actual > 50  # what the old estimate said
