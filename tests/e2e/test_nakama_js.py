@@ -14,7 +14,11 @@ ROOT = HERE.parent.parent
 SUITES = sorted(p.name for p in (HERE / "js").glob("*.test.mjs"))
 # Suites that need server modules: the server loads these (a copy, in the test's tmp dir).
 MODULES = {"runtime.test.mjs": [ROOT / "docs" / "examples" / "modules" / "example.py"],
-           "leaderboards.test.mjs": [HERE / "modules" / "leaderboards.py"]}
+           "leaderboards.test.mjs": [HERE / "modules" / "leaderboards.py"],
+           "hooks.test.mjs": [HERE / "modules" / "hooks.py"]}
+# Suites that need a server started with extra flags (the others get the defaults).
+FLAGS = {"single_socket.test.mjs": ["--session.single_socket", "true"],
+         "presence.test.mjs": ["--socket.ping_period_ms", "400", "--socket.pong_wait_ms", "2500"]}
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -30,6 +34,7 @@ def test_nakama_js(suite: str, server_factory, db_address: str, tmp_path: Path) 
         for f in MODULES[suite]:
             shutil.copy(f, modules / f.name)
         args += ["--runtime.path", str(modules)]
+    args += FLAGS.get(suite, [])
     server = server_factory(*args)
     proc = subprocess.run(
         [node, "--test", "--test-reporter=spec", str(HERE / "js" / suite)],
