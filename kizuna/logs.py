@@ -26,8 +26,10 @@ class JsonFormatter(logging.Formatter):
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         level = record.levelname.lower().replace("warning", "warn")
         if self.stackdriver:
-            doc = {"severity": record.levelname.replace("WARNING", "WARN"), "time": ts,
-                   "message": record.getMessage()}
+            # Cloud Logging's LogSeverity names (WARNING, not WARN), as Nakama's encoder writes.
+            doc = {"severity": record.levelname, "time": ts,
+                   "message": record.getMessage(),
+                   "caller": f"{record.module}:{record.lineno}"}
         else:
             doc = {"level": level, "ts": ts, "caller": f"{record.module}:{record.lineno}",
                    "msg": record.getMessage()}

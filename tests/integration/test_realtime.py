@@ -800,7 +800,33 @@ async def test_disconnect_leaves_every_stream(world: World):
     # The match is gone with its last member... but bob is still in it, so it still exists.
     carol = await world.player()
     c = await world.connect(carol)
-    assert "match" in await c.request("match_join", {"match_id": match_id})
+    r = await c.request("match_join", {"match_id": match_id})
+    assert r["match"]["size"] == 2 and r["match"]["presences"][0]["user_id"] == bob.uid
+    # Once every member has disconnected (no match_leave), the match is gone: joining it by id
+    # is Nakama's "Match not found", and a named match's id starts afresh, empty. A watcher in
+    # another match with bob and carol hears their leaves: the disconnects have been processed
+    # (a session leaves all its streams at once), without anyone joining the match meanwhile.
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    named = (await b.request("match_create", {"name": name}))["match"]["match_id"]
+    eve = await world.player()
+    e = await world.connect(eve)
+    watch = (await e.request("match_create", {}))["match"]["match_id"]
+    for sock in (b, c):
+        assert "match" in await sock.request("match_join", {"match_id": watch})
+    await b.close()
+    await c.close()
+    gone = set()
+    while gone != {bob.uid, carol.uid}:
+        ev = await e.push("match_presence_event",
+                          where=lambda ev: ev["match_id"] == watch and "leaves" in ev)
+        gone |= {p["user_id"] for p in ev["leaves"]}
+    dave = await world.connect(await world.player())
+    for mid in (match_id, named):
+        r = await dave.request("match_join", {"match_id": mid})
+        assert r["error"] == {"code": 4, "message": "Match not found"}, mid
+    r = await dave.request("match_create", {"name": name})
+    assert r["match"]["match_id"] == named and r["match"]["size"] == 1
+    assert "presences" not in r["match"]
 
 
 # -- sessions against dedicated servers ------------------------------------------------------------
@@ -821,6 +847,62 @@ async def test_single_socket_kicks_older_sockets(own_server):
         closed = await first.wait_closed()
         assert closed.type == aiohttp.WSMsgType.CLOSE
         assert (await second.request("ping"))["pong"] == {}
+        await w.close()
+
+
+async def test_single_match_keeps_a_socket_in_one_match(own_server):
+    """`session.single_match` (with single_socket, which it requires): a socket that creates or
+    joins a match leaves the one it was in, as Nakama's older matches "receive a leave": its
+    other members get the leave event, its match data no longer reaches it, and a match it was
+    alone in is gone. The per-socket match limit does not get in the way (one is enough)."""
+    srv = own_server("--session.single_socket", "true", "--session.single_match", "true",
+                     "--socket.max_matches_per_socket", "1")
+    async with aiohttp.ClientSession() as http:
+        w = World(srv, http)
+        alice, bob, carol = await w.player(), await w.player(), await w.player()
+        a, b, c = await w.connect(alice), await w.connect(bob), await w.connect(carol)
+        r = (await a.request("match_create", {}))["match"]
+        first, a_sid = r["match_id"], r["self"]["session_id"]
+        r = (await b.request("match_join", {"match_id": first}))["match"]
+        b_sid = r["self"]["session_id"]
+        assert await a.push("match_presence_event", where=lambda e: "joins" in e and
+                            e["joins"][0]["user_id"] == bob.uid) == {
+            "match_id": first, "joins": [presence(bob, b_sid)]}
+
+        # Alice creates another match: she leaves the first, and bob hears it.
+        r = await a.request("match_create", {})
+        second = r["match"]["match_id"]
+        assert second != first
+        assert r["match"] == {"match_id": second, "size": 1, "self": presence(alice, a_sid)}
+        assert await b.push("match_presence_event", where=lambda e: "leaves" in e) == {
+            "match_id": first, "leaves": [presence(alice, a_sid)]}
+        # Bob's data to the first match no longer reaches her; she can send to her new one.
+        await b.send_raw(json.dumps({"match_data_send": {"match_id": first, "op_code": 1}}))
+        assert "match" in await c.request("match_join", {"match_id": second})
+        await a.push("match_presence_event", where=lambda e: "joins" in e and
+                     e["joins"][0]["user_id"] == carol.uid)
+        await a.send_raw(json.dumps({"match_data_send": {"match_id": second, "op_code": 2}}))
+        assert (await c.push("match_data"))["op_code"] == "2"
+        assert not [d for d in a.pushes if "match_data" in d], a.pushes
+        # ...and her data to the first match is dropped (she is no longer a member).
+        await a.send_raw(json.dumps({"match_data_send": {"match_id": first, "op_code": 3}}))
+        # Joining the match she is already in is not a new join: nobody leaves anything.
+        r = await a.request("match_join", {"match_id": second})
+        assert r["match"]["size"] == 2 and r["match"]["self"] == presence(alice, a_sid)
+        await c.request("match_leave", {"match_id": second})  # second: alice alone again
+        await a.push("match_presence_event", where=lambda e: "leaves" in e)
+
+        # Alice joins bob's match: she leaves the second, where she was alone, so it is gone.
+        r = await a.request("match_join", {"match_id": first})
+        assert r["match"]["size"] == 2 and r["match"]["presences"] == [presence(bob, b_sid)]
+        await b.push("match_presence_event", where=lambda e: "joins" in e)
+        r = await c.request("match_join", {"match_id": second})
+        assert r["error"] == {"code": 4, "message": "Match not found"}
+        # Bob's data reaches her again; the op_code 3 she sent while out never reached bob.
+        await b.send_raw(json.dumps({"match_data_send": {"match_id": first, "op_code": 4}}))
+        assert (await a.push("match_data"))["op_code"] == "4"
+        assert [d["match_data"]["op_code"] for d in a.pushes if "match_data" in d] == []
+        assert [d["match_data"]["op_code"] for d in b.pushes if "match_data" in d] == []
         await w.close()
 
 
@@ -918,6 +1000,62 @@ async def test_a_peer_that_stops_reading_is_closed(own_server):
         assert (await fresh.request("ping"))["pong"] == {}
         r = await http.get(srv.url + "/healthcheck")
         assert r.status == 200
+        await w.close()
+
+
+async def test_write_wait_closes_a_peer_that_stops_reading(own_server):
+    """`socket.write_wait_ms`: with an outgoing queue far larger than what is sent (so it never
+    fills), a peer that stops reading is closed because one frame could not be written within
+    the wait: never sooner than the wait after the flood began (nothing can stall before it),
+    and within a generous ceiling (a wait read as seconds, or never enforced, would not)."""
+    wait_ms = 3000
+    srv = own_server("--socket.write_wait_ms", str(wait_ms),
+                     "--socket.outgoing_queue_size", "100000")
+    async with aiohttp.ClientSession() as http:
+        w = World(srv, http)
+        sender, staller = await w.player(), await w.player()
+        s = await w.connect(sender)
+        match_id = (await s.request("match_create", {}))["match"]["match_id"]
+        stalled = _raw_ws(srv.port, staller.token)
+        _raw_send(stalled, json.dumps({"cid": "1", "match_join": {"match_id": match_id}}))
+        joined = await s.push("match_presence_event", where=lambda e: "joins" in e and
+                              e["joins"][0]["user_id"] == staller.uid)
+        staller_sid = joined["joins"][0]["session_id"]
+
+        # ~15 MB for a peer that reads nothing: far more than the kernel's buffers hold, far
+        # fewer frames than the queue does. Then nothing more is sent.
+        blob = base64.b64encode(os.urandom(2800)).decode()
+        frame = json.dumps({"match_data_send": {"match_id": match_id, "op_code": 1, "data": blob}})
+        started = time.monotonic()
+        for _ in range(4000):
+            await s.send_raw(frame)
+        assert (await s.request("ping"))["pong"] == {}  # the server has read the whole flood
+        left = await s.push("match_presence_event", where=lambda e: "leaves" in e,
+                            timeout=wait_ms / 1000 + TIMEOUT)
+        elapsed = time.monotonic() - started
+        assert left == {"match_id": match_id, "leaves": [{"user_id": staller.uid,
+                                                          "session_id": staller_sid,
+                                                          "username": staller.username}]}
+        assert elapsed >= wait_ms / 1000, elapsed
+        log = srv.log()
+        assert "Closing a session that stopped reading" in log
+        assert "outgoing queue is full" not in log
+
+        # The peer's connection ends: what was already in the buffers, then end of stream.
+        def drain() -> int:
+            stalled.settimeout(TIMEOUT)
+            got = 0
+            try:
+                while chunk := stalled.recv(1 << 16):
+                    got += len(chunk)
+            except ConnectionResetError:
+                pass
+            return got
+
+        got = await asyncio.get_running_loop().run_in_executor(None, drain)
+        assert 0 < got < 4000 * len(blob), got  # some frames, never the whole flood
+        stalled.close()
+        assert (await s.request("ping"))["pong"] == {}
         await w.close()
 
 

@@ -225,7 +225,7 @@ class Socket:
         cid = str(self.n)
         await self.ws.send_str(json.dumps({"cid": cid, kind: body}))
         while True:
-            msg = await asyncio.wait_for(self.ws.receive(), 5)
+            msg = await asyncio.wait_for(self.ws.receive(), 30)
             doc = json.loads(msg.data)
             if doc.get("cid") == cid:
                 doc.pop("cid")
@@ -395,6 +395,54 @@ async def test_nk_accounts_users_tokens_bans(api, rt):
     assert_error(await api.get("/v2/account", out["token"]), 401, 16, "Auth token invalid")
 
 
+async def test_nk_ban_refuses_every_sign_in_and_unban_restores_them(api, rt):
+    """A player banned by `nk.users_ban_id` cannot sign in by any of its ids, refresh, or keep a
+    socket; `nk.users_unban_id` lets every id sign in again to the same account (as Nakama: the
+    tokens revoked by the ban stay revoked, and unbanning a user who is not banned is a no-op)."""
+    custom = {"id": f"ban-{uuid.uuid4()}"}
+    device = {"id": f"ban-dev-{uuid.uuid4()}"}
+    first = await api.login("custom", custom)
+    uid = claims(first["token"])["uid"]
+    assert_ok(await api.post("/v2/account/link/device", first["token"], device), {})
+    sock = await connect(api.http, rt, first["token"])
+    assert await sock.send("ping", {}) == {"pong": {}}
+    ws = sock.ws
+
+    async def ban(on: bool) -> None:
+        status, body = await rpc(api, "nk_ban", json.dumps({"user_id": uid, "ban": on}),
+                                 params={"http_key": HTTP_KEY})
+        assert status == 200, body
+
+    await ban(True)
+    # The open socket is closed by the ban.
+    msg = await ws.receive(timeout=30)
+    while msg.type == aiohttp.WSMsgType.TEXT:
+        msg = await ws.receive(timeout=30)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+    for kind, account in (("custom", custom), ("device", device)):
+        assert_error(await api.authenticate(kind, account), 403, 7, "User account banned.")
+    assert_error(await api.get("/v2/account", first["token"]), 401, 16, "Auth token invalid")
+    assert_error(await api.refresh(first["refresh_token"]), 401, 16,
+                 "Refresh token invalid or expired.")
+
+    await ban(False)
+    for kind, account in (("custom", custom), ("device", device)):
+        again = await api.login(kind, account)
+        assert claims(again["token"])["uid"] == uid and "created" not in again, (kind, again)
+        assert assert_ok(await api.get("/v2/account", again["token"]))["user"]["id"] == uid
+    sock = await connect(api.http, rt, again["token"])
+    assert await sock.send("ping", {}) == {"pong": {}}
+    await sock.ws.close()
+    # What the ban revoked stays revoked.
+    assert_error(await api.get("/v2/account", first["token"]), 401, 16, "Auth token invalid")
+    assert_error(await api.refresh(first["refresh_token"]), 401, 16,
+                 "Refresh token invalid or expired.")
+    # Unbanning again changes nothing: the player still signs in, its sessions still work.
+    await ban(False)
+    assert_ok(await api.get("/v2/account", again["token"]))
+    assert claims((await api.login("custom", custom))["token"])["uid"] == uid
+
+
 async def test_nk_storage_notifications_chat(api, rt):
     p = await player(api)
     status, body = await rpc(api, "nk_storage", token=p["token"])
@@ -418,7 +466,7 @@ async def test_nk_storage_notifications_chat(api, rt):
     # Online, the player got each notification pushed as it was sent, the one to everyone too.
     pushed = []
     while len(pushed) < 3:
-        doc = json.loads((await asyncio.wait_for(s.ws.receive(), 5)).data)
+        doc = json.loads((await asyncio.wait_for(s.ws.receive(), 30)).data)
         pushed += [n["code"] for n in doc.get("notifications", {}).get("notifications", [])]
     assert pushed == [101, 102, 103]
     # ...and so did every other user (stored for all, as it is persistent).
@@ -432,7 +480,7 @@ async def test_nk_storage_notifications_chat(api, rt):
     assert out["channel"] == f"2...{room}" and out["listed"] == [out["sent"]]
     # The socket on the channel got the server's message.
     while True:
-        doc = json.loads((await asyncio.wait_for(s.ws.receive(), 5)).data)
+        doc = json.loads((await asyncio.wait_for(s.ws.receive(), 30)).data)
         if "channel_message" in doc:
             assert doc["channel_message"]["message_id"] == out["sent"]
             assert json.loads(doc["channel_message"]["content"]) == {"text": "from the server"}

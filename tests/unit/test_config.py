@@ -207,6 +207,15 @@ def test_ping_period_must_be_below_pong_wait(tmp_path: Path) -> None:
     assert load("--socket.ping_period_ms", "24999", cwd=tmp_path).socket.ping_period_ms == 24999
 
 
+def test_single_match_requires_single_socket(tmp_path: Path) -> None:
+    """As Nakama: one match per socket only makes sense with one socket per user."""
+    msg = refused("--session.single_match", "true", cwd=tmp_path)
+    assert "session.single_match" in msg and "session.single_socket" in msg
+    cfg = load("--session.single_match", "true", "--session.single_socket", "true", cwd=tmp_path)
+    assert (cfg.session.single_match, cfg.session.single_socket) == (True, True)
+    assert load(cwd=tmp_path).session.single_match is False  # Nakama's default
+
+
 def test_bad_database_address_refused(tmp_path: Path) -> None:
     msg = refused("--database.address", "mysql://root@db/x", cwd=tmp_path)
     assert "database.address" in msg

@@ -154,7 +154,10 @@ async def test_session_queue_is_bounded_and_ordered():
     conn.room = True
     assert s.send(b"4")  # still queued behind 2 and 3: order is kept
     conn.gate.set()
-    await asyncio.sleep(0.01)
+    for _ in range(100):  # the writer task drains on the next loop turns (no I/O, no clock)
+        if s.queued == 0:
+            break
+        await asyncio.sleep(0)
     assert conn.written == [b"1", b"2", b"3", b"4"] and s.queued == 0
 
     conn2 = FakeConn()

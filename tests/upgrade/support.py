@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import signal
 import subprocess
 import sys
 import sysconfig
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,15 +132,128 @@ class Stats:
 
 
 class Balancer:
-    """Round-robin over the nodes in rotation, like a load balancer in front of the cluster."""
+    """Round-robin over the nodes in rotation, like a load balancer in front of the cluster.
+
+    A request waits (as in a load balancer's queue) while no node is in rotation, for the short
+    stop of a downgrade; `longest_wait` is the longest such wait. `inflight` counts the requests
+    each node is serving, so that the test can wait until no request reaches a node any more."""
 
     def __init__(self) -> None:
         self.rotation: list[str] = []
         self._i = 0
+        self.inflight: Counter[str] = Counter()
+        self.longest_wait = 0.0
 
     def pick(self) -> str:
         self._i += 1
         return self.rotation[self._i % len(self.rotation)]
+
+    async def get(self, timeout: float = 120.0) -> str:
+        t0 = time.monotonic()
+        while not self.rotation:
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"no node in the load balancer's rotation for {timeout:.0f} s")
+            await asyncio.sleep(0.02)
+        self.longest_wait = max(self.longest_wait, time.monotonic() - t0)
+        return self.pick()
+
+    @contextlib.asynccontextmanager
+    async def request(self):
+        url = await self.get()
+        self.inflight[url] += 1
+        try:
+            yield url
+        finally:
+            self.inflight[url] -= 1
+
+    async def idle(self, url: str, timeout: float = 30.0) -> None:
+        """Wait until no request is in flight to `url` (taken out of rotation before)."""
+        deadline = time.monotonic() + timeout
+        while self.inflight[url] > 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} still serves {self.inflight[url]} request(s)")
+            await asyncio.sleep(0.02)
+
+
+READY = "/kizuna/ready"
+LIVENESS = "/healthcheck"  # only for a release without readiness (the first hop)
+
+
+@dataclass
+class Backend:
+    url: str
+    check: str
+    enabled: bool = True
+    up: bool = False
+    fails: int = 0
+    checks: int = 0
+
+
+class HealthCheckedBalancer(Balancer):
+    """A load balancer that routes on health checks, as docs/upgrading.md tells operators to: it
+    checks every node each `interval` seconds (`/kizuna/ready`, or `/healthcheck` for a node of a
+    release without readiness), takes a node out after `fall` failed checks in a row and puts it
+    back after one good one. `disable` takes a node out by hand (the first hop's old nodes)."""
+
+    def __init__(self, interval: float = 1.0, fall: int = 2) -> None:
+        super().__init__()
+        self.interval = interval
+        self.fall = fall
+        self.backends: dict[str, Backend] = {}
+
+    def _update(self) -> None:
+        self.rotation = [b.url for b in self.backends.values() if b.enabled and b.up]
+
+    def add(self, url: str, check: str = READY) -> None:
+        self.backends[url] = Backend(url, check)
+        self._update()
+
+    def disable(self, url: str) -> None:
+        self.backends[url].enabled = False
+        self._update()
+
+    def remove(self, url: str) -> None:
+        self.backends.pop(url, None)
+        self._update()
+
+    async def _check(self, http: aiohttp.ClientSession, b: Backend) -> None:
+        try:
+            async with http.get(b.url + b.check,
+                                timeout=aiohttp.ClientTimeout(total=self.interval)) as r:
+                ok = r.status == 200
+        except (TimeoutError, aiohttp.ClientError):
+            ok = False
+        b.checks += 1
+        if ok:
+            b.up, b.fails = True, 0
+        else:
+            b.fails += 1
+            if b.fails >= self.fall:
+                b.up = False
+        self._update()
+
+    async def run(self) -> None:
+        """The health checks; cancel the task to stop them."""
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            while True:
+                backends = list(self.backends.values())
+                await asyncio.gather(*(self._check(http, b) for b in backends))
+                await asyncio.sleep(self.interval)
+
+    async def in_rotation(self, url: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while url not in self.rotation:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not join the load balancer's rotation")
+            await asyncio.sleep(0.02)
+
+    async def out_of_rotation(self, url: str, timeout: float = 30.0) -> float:
+        t0 = time.monotonic()
+        while url in self.rotation:
+            if time.monotonic() - t0 > timeout:
+                raise AssertionError(f"{url} is still in the load balancer's rotation")
+            await asyncio.sleep(0.01)
+        return time.monotonic() - t0
 
 
 async def http_player(lb: Balancer, stats: Stats, stop: asyncio.Event, tag: str) -> list[tuple[str, str]]:
@@ -146,14 +262,19 @@ async def http_player(lb: Balancer, stats: Stats, stop: asyncio.Event, tag: str)
     saved: list[tuple[str, str]] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         async def call(method: str, path: str, **kw) -> dict | None:
-            url = lb.pick() + path
             t0 = time.monotonic()
+            url = path
             try:
-                async with http.request(method, url, timeout=aiohttp.ClientTimeout(total=20), **kw) as r:
-                    body = await r.json(content_type=None)
-                    ok = 200 <= r.status < 300
-                    stats.record(ok, (time.monotonic() - t0) * 1000, f"{method} {url}: {r.status} {body}")
-                    return body if ok else None
+                async with lb.request() as base:
+                    url = base + path
+                    t0 = time.monotonic()
+                    async with http.request(method, url, timeout=aiohttp.ClientTimeout(total=20),
+                                            **kw) as r:
+                        body = await r.json(content_type=None)
+                        ok = 200 <= r.status < 300
+                        stats.record(ok, (time.monotonic() - t0) * 1000,
+                                     f"{method} {url}: {r.status} {body}")
+                        return body if ok else None
             except (TimeoutError, aiohttp.ClientError) as exc:
                 stats.record(False, (time.monotonic() - t0) * 1000, f"{method} {url}: {exc!r}")
                 return None
@@ -177,42 +298,173 @@ async def http_player(lb: Balancer, stats: Stats, stop: asyncio.Event, tag: str)
     return saved
 
 
+CHANNEL = "upgrade"
+CHANNEL_ID = "2..." + CHANNEL  # a room
+
+
+@dataclass
+class ChatLedger:
+    """Every chat message the socket players send, keyed by the id in its content.
+
+    A message is sent until it is acknowledged: when its socket closes first (a node draining
+    closes its sockets with 1001), the player reconnects through the load balancer and sends it
+    again with the same content, as a real client would. `lost()` lists what was sent and never
+    acknowledged; `missing_from()` what was acknowledged and is not in a channel history."""
+
+    sent: dict[str, str] = field(default_factory=dict)  # message key -> player tag
+    acked: dict[str, str] = field(default_factory=dict)  # message key -> message_id of the ack
+    attempts: Counter[str] = field(default_factory=Counter)
+    refused: list[str] = field(default_factory=list)  # an error reply instead of an ack
+    unanswered: list[str] = field(default_factory=list)  # no reply within 10 s on an open socket
+    closes: Counter[int | None] = field(default_factory=Counter)  # close codes seen
+    in_flight_at_close: int = 0  # messages whose socket closed before their ack
+
+    def per_player(self) -> Counter[str]:
+        return Counter(self.sent[k] for k in self.acked)
+
+    @property
+    def resent(self) -> int:
+        return sum(n - 1 for n in self.attempts.values())
+
+    def lost(self) -> list[str]:
+        return sorted(k for k in self.sent if k not in self.acked)
+
+    def missing_from(self, history: list[dict]) -> list[str]:
+        seen = set()
+        for m in history:
+            try:
+                seen.add(json.loads(m["content"]).get("key"))
+            except (KeyError, ValueError, AttributeError):
+                continue
+        return sorted(k for k in self.acked if k not in seen)
+
+    def summary(self) -> str:
+        return (f"{len(self.sent)} chat messages sent, {len(self.acked)} acknowledged, "
+                f"{self.in_flight_at_close} caught by a socket close and {self.resent} re-sent, "
+                f"close codes {dict(self.closes)}")
+
+
 async def socket_player(lb: Balancer, stats: Stats, stop: asyncio.Event, tag: str,
-                        chats: dict[str, int]) -> None:
-    """A player on the realtime socket: joins a room and chats; reconnects when a node goes."""
+                        ledger: ChatLedger) -> None:
+    """A player on the realtime socket: joins a room and chats, one message at a time. When its
+    socket closes (a node goes), it reconnects through the load balancer, joins again, and sends
+    the message that was not acknowledged again, then goes on. It stops once `stop` is set and
+    its last message is acknowledged."""
     async with aiohttp.ClientSession() as http:
-        async with http.post(lb.pick() + "/v2/account/authenticate/device",
+        async with lb.request() as base, http.post(base + "/v2/account/authenticate/device",
                              json={"id": f"socket-{tag}-{uuid.uuid4().hex}"},
                              headers={"Authorization": BASIC}) as r:
             token = (await r.json())["token"]
-        while not stop.is_set():
-            base = lb.pick().replace("http://", "ws://")
+        pending: str | None = None
+        n = 0
+        while True:
+            if pending is None and stop.is_set():
+                return
+            base = (await lb.get()).replace("http://", "ws://")
             try:
-                async with http.ws_connect(f"{base}/ws?token={token}&status=true") as ws:
-                    await ws.send_json({"cid": "1", "channel_join": {"target": "upgrade", "type": 1}})
-                    cid = 1
-                    while not stop.is_set():
+                async with http.ws_connect(f"{base}/ws?token={token}&status=true",
+                                           heartbeat=None) as ws:
+                    cid = 0
+
+                    async def call(body: dict) -> dict:
+                        nonlocal cid
                         cid += 1
-                        t0 = time.monotonic()
-                        await ws.send_json({"cid": str(cid), "channel_message_send": {
-                            "channel_id": "2...upgrade", "content": '{"hi": 1}'}})
-                        acked = False
-                        while not acked:
+                        try:
+                            await ws.send_json({"cid": str(cid), **body})
+                        except ConnectionResetError:
+                            # The socket is closing: read its close frame, for the close code.
+                            with contextlib.suppress(Exception):
+                                while (await ws.receive(timeout=2)).type not in (
+                                        aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                        aiohttp.WSMsgType.ERROR):
+                                    pass
+                            raise ConnectionResetError(ws.close_code) from None
+                        while True:
                             msg = await ws.receive(timeout=10)
                             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                            aiohttp.WSMsgType.CLOSING):
-                                raise ConnectionResetError(f"closed {ws.close_code}")
+                                            aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                                raise ConnectionResetError(ws.close_code)
                             if msg.type == aiohttp.WSMsgType.TEXT:
                                 doc = msg.json()
                                 if doc.get("cid") == str(cid):
-                                    acked = "channel_message_ack" in doc
-                                    stats.record(acked, (time.monotonic() - t0) * 1000, f"chat: {doc}")
-                                    if not acked:
-                                        break
-                        chats[tag] = chats.get(tag, 0) + 1
-                        await asyncio.sleep(0.1)
-            except (TimeoutError, aiohttp.ClientError, ConnectionResetError):
-                if stop.is_set():
-                    return
+                                    return doc
+
+                    joined = await call({"channel_join": {"target": CHANNEL, "type": 1}})
+                    if "channel" not in joined:
+                        stats.record(False, 0, f"channel_join: {joined}")
+                        await asyncio.sleep(0.5)
+                        continue
+                    while True:
+                        if pending is None:
+                            if stop.is_set():
+                                return
+                            n += 1
+                            pending = f"{tag}-{n}"
+                            ledger.sent[pending] = tag
+                        ledger.attempts[pending] += 1
+                        t0 = time.monotonic()
+                        try:
+                            doc = await call({"channel_message_send": {
+                                "channel_id": CHANNEL_ID,
+                                "content": json.dumps({"key": pending, "from": tag})}})
+                        except ConnectionResetError:
+                            ledger.in_flight_at_close += 1
+                            raise
+                        except TimeoutError:
+                            ledger.unanswered.append(pending)
+                            stats.record(False, (time.monotonic() - t0) * 1000,
+                                         f"chat {pending}: no reply within 10 s")
+                            raise
+                        ack = doc.get("channel_message_ack")
+                        stats.record(bool(ack), (time.monotonic() - t0) * 1000,
+                                     f"chat {pending}: {doc}")
+                        if ack:
+                            ledger.acked[pending] = ack.get("message_id", "")
+                        else:
+                            ledger.refused.append(pending)
+                        pending = None
+                        # A pause, reading what comes (a close frame among it, for its code).
+                        until = time.monotonic() + 0.1
+                        while (left := until - time.monotonic()) > 0:
+                            try:
+                                msg = await ws.receive(timeout=left)
+                            except TimeoutError:
+                                break
+                            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                            aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):
+                                raise ConnectionResetError(ws.close_code)
+            except ConnectionResetError as exc:
+                ledger.closes[exc.args[0] if exc.args else None] += 1
                 stats.reconnects += 1
                 await asyncio.sleep(0.05)
+            except (TimeoutError, aiohttp.ClientError):
+                stats.reconnects += 1
+                await asyncio.sleep(0.05)
+
+
+async def channel_history(lb: Balancer, channel_id: str = CHANNEL_ID) -> list[dict]:
+    """Every message of a channel's history, read through the load balancer (Nakama's
+    `GET /v2/channel/{channel_id}`, page by page)."""
+    from urllib.parse import quote
+
+    async with aiohttp.ClientSession() as http:
+        async with lb.request() as base, http.post(base + "/v2/account/authenticate/device",
+                             json={"id": f"history-reader-{uuid.uuid4().hex}"},
+                             headers={"Authorization": BASIC}) as r:
+            assert r.status == 200, await r.text()
+            token = (await r.json())["token"]
+        messages: list[dict] = []
+        cursor = ""
+        while True:
+            params = {"limit": "100", "forward": "true"}
+            if cursor:
+                params["cursor"] = cursor
+            async with lb.request() as base, http.get(f"{base}/v2/channel/{quote(channel_id, safe='')}",
+                                params=params,
+                                headers={"Authorization": "Bearer " + token}) as r:
+                assert r.status == 200, await r.text()
+                page = await r.json(content_type=None)
+            messages.extend(page.get("messages", []))
+            cursor = page.get("next_cursor", "")
+            if not cursor or not page.get("messages"):
+                return messages

@@ -5,6 +5,12 @@ load balancer; this release's expand migrations run under it; a node of this rel
 joins the rotation; the old node leaves the rotation and drains; the sockets reconnect to the new
 node; a contract migration is refused while the old node is alive and runs once it is gone.
 Asserted: zero failed requests, no data lost, every socket client back and chatting.
+
+The accounting (issue 21) counts every request and every chat message. A chat message whose
+socket closes before its acknowledgement is sent again by the player once it has reconnected
+(same content, as a real client does); it must then be acknowledged. A message that is never
+acknowledged, refused, or left unanswered on an open socket fails the test, and every
+acknowledged message must be in the channel's history afterwards.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from tests.integration.migrate_support import write_migration
 from tests.upgrade.support import (
     CURRENT,
     Balancer,
+    ChatLedger,
     Node,
     Stats,
+    channel_history,
     http_player,
     install_previous,
     kizuna_cli,
@@ -74,10 +82,10 @@ async def _scenario(old: Node, new: Node, addr: list[str], mdir: Path, db_name: 
     lb.rotation = [old.url]
     stats = Stats()
     stop = asyncio.Event()
-    chats: dict[str, int] = {}
+    ledger = ChatLedger()
     players = [asyncio.create_task(http_player(lb, stats, stop, f"p{i}")) for i in range(6)]
-    sockets = [asyncio.create_task(socket_player(lb, stats, stop, f"s{i}", chats)) for i in range(4)]
-    await _wait_for(lambda: stats.sent > 50 and len(chats) == 4)
+    sockets = [asyncio.create_task(socket_player(lb, stats, stop, f"s{i}", ledger)) for i in range(4)]
+    await _wait_for(lambda: stats.sent > 50 and len(ledger.per_player()) == 4)
 
     # 1. This release's expand migrations run under the old node's traffic.
     r = await asyncio.to_thread(kizuna_cli, CURRENT, "migrate", "up", *addr)
@@ -105,8 +113,8 @@ async def _scenario(old: Node, new: Node, addr: list[str], mdir: Path, db_name: 
     assert time.monotonic() - drain_started < 45  # on its own, not forced by the 60 s grace
 
     # 5. Socket clients reconnect to the new node and go on chatting.
-    counts = dict(chats)
-    await _wait_for(lambda: all(chats[t] > counts[t] + 3 for t in counts), timeout=60)
+    counts = ledger.per_player()
+    await _wait_for(lambda: all(ledger.per_player()[t] > counts[t] + 3 for t in counts), timeout=60)
     assert stats.reconnects >= 4
 
     # 6. With the old node gone, the contract step runs.
@@ -117,9 +125,15 @@ async def _scenario(old: Node, new: Node, addr: list[str], mdir: Path, db_name: 
     await _wait_for(lambda: stats.sent > sent_before + 40)
     stop.set()
     saved = [pair for res in await asyncio.gather(*players) for pair in res]
-    await asyncio.gather(*sockets)
+    await asyncio.wait_for(asyncio.gather(*sockets), 60)
 
     assert stats.failed == 0, stats.errors
+    # No chat message lost: each one sent was acknowledged (again, after a reconnect, if its
+    # socket closed first), and each acknowledged one is in the channel's history.
+    assert ledger.lost() == [], ledger.summary()
+    assert ledger.refused == [] and ledger.unanswered == [], ledger.summary()
+    history = await channel_history(lb)
+    assert ledger.missing_from(history) == [], ledger.summary()
     # No data lost: every save acknowledged by either node is in the database.
     conn = await asyncpg.connect(pg_dsn(db_name))
     try:
@@ -135,4 +149,4 @@ async def _scenario(old: Node, new: Node, addr: list[str], mdir: Path, db_name: 
     with capsys.disabled():
         print(f"\nrolling upgrade: {stats.sent} requests/chat messages, {stats.failed} failed, "
               f"longest {stats.longest_ms:.0f} ms, {stats.reconnects} socket reconnects, "
-              f"{len(saved)} saves checked")
+              f"{len(saved)} saves checked; {ledger.summary()}, {len(history)} in the history")
