@@ -24,10 +24,12 @@ class Domain:
         self.config = config
         self.pool = pool
         self.sessions = sessions if sessions is not None else SessionStore(pool, config)
+        # One LISTEN connection for the node, shared by every area that hears NOTIFY.
+        self.listener = self.sessions.listener
         self.sockets: Sockets = NO_SOCKETS
         self.notifier = Notifier(self)
         self.messages = MessageWriter(pool)
-        self.leaderboards = Leaderboards(pool)
+        self.leaderboards = Leaderboards(pool, self.listener)
         # A revoked token (on this node or any other) closes the sockets opened with it.
         self.sessions.revoked.listener = self._token_revoked
 

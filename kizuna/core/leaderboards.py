@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import asyncpg
 
 from kizuna.core import schedule as cron
+from kizuna.core.listener import Listener
 from kizuna.core.ranks import Ranks, RankTable
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.fields import json_object
@@ -204,13 +205,16 @@ class BoardHooks(Protocol):
 class Leaderboards:
     """Boards in memory, the rank tables, the event listener and the reset scheduler of a node."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, listener: Listener) -> None:
         self.pool = pool
+        self.listener = listener
+        listener.subscribe(CHANNEL, self._on_event)
         self.boards: dict[str, Board] = {}
         self.ranks = Ranks()
         self.hooks: BoardHooks | None = None
-        self._listener: Any = None
         self._lost = asyncio.Event()
+        listener.on_lost.append(self._lost.set)
+        self._generation = 0  # the listener's connection the loaded state is current for
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.loaded_ms = 0  # how long the last load of boards and ranks took
@@ -223,7 +227,8 @@ class Leaderboards:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._listen()
+        await self.listener.start()
+        self._generation = self.listener.generation
         await self.load_if_migrated()
         self._tasks.append(asyncio.create_task(self._watch_listener(), name="leaderboard-events"))
         self._tasks.append(asyncio.create_task(self._scheduler(), name="leaderboard-scheduler"))
@@ -233,12 +238,6 @@ class Leaderboards:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(CHANNEL, self._on_event)
-            with contextlib.suppress(Exception):
-                await self.pool.release(listener)
 
     async def load_if_migrated(self) -> None:
         """Load, unless the schema predates the leaderboard tables: a node of this release may
@@ -280,57 +279,26 @@ class Leaderboards:
             "WHERE leaderboard_id = $1 AND expiry_time = to_timestamp($2)", board.id, expiry)
         table.merge([(r[0], r[1], r[2]) for r in rows])
 
-    async def _listen(self) -> None:
-        try:
-            conn = await self.pool.acquire()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("leaderboard event listener: no connection", extra={"error": str(exc)})
-            return
-        try:
-            await conn.add_listener(CHANNEL, self._on_event)
-            conn.add_termination_listener(lambda _conn: self._lost.set())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("leaderboard event listener failed", extra={"error": str(exc)})
-            with contextlib.suppress(Exception):
-                conn.terminate()
-            with contextlib.suppress(Exception):
-                await self.pool.release(conn)
-            return
-        self._listener = conn
-
     async def _watch_listener(self) -> None:
-        """Listen again when the connection is lost (failover, pg_terminate_backend), then reload:
-        events sent while nobody listened are not replayed."""
+        """Reload when the node's listener connection was replaced (failover,
+        pg_terminate_backend): events sent while nobody listened are not replayed. Also loads the
+        boards once `migrate up` has added their tables."""
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await self._lost.wait()
-            conn = self._listener
-            alive = False
-            if conn is not None:
-                with contextlib.suppress(asyncpg.InterfaceError):
-                    alive = not conn.is_closed()
-            if alive and not self._lost.is_set():
-                if self.migrated is False:
-                    with contextlib.suppress(OSError, asyncpg.PostgresError,
-                                             asyncpg.InterfaceError):
-                        await self.load_if_migrated()
-                continue
             self._lost.clear()
-            log.warning("leaderboard event listener lost; listening again and reloading")
-            if conn is not None:
-                self._listener = None
-                with contextlib.suppress(Exception):
-                    conn.terminate()
-                with contextlib.suppress(Exception):
-                    await self.pool.release(conn)
             try:
-                await self._listen()
-                if self._listener is not None:
+                await self.listener.check()
+                if self.listener.generation != self._generation and self.listener.listening:
+                    self._generation = self.listener.generation
+                    log.warning("leaderboard events may have been missed; reloading")
+                    await self.load_if_migrated()
+                elif self.migrated is False:
                     await self.load_if_migrated()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("leaderboard reload failed", extra={"error": str(exc)})
-                self._lost.set()
+                self._generation = -1  # try again
                 await asyncio.sleep(1)
 
     def _on_event(self, conn: Any, pid: int, channel: str, payload: str) -> None:

@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover
     pass
 
 from kizuna.config import Config
+from kizuna.core.listener import Listener
 from kizuna.errors import Code, KizunaError
 
 log = logging.getLogger("kizuna.sessions")
@@ -171,15 +172,18 @@ class Revocations:
 class SessionStore:
     """Records sessions, revokes them, and answers "is this token revoked?" from memory."""
 
-    def __init__(self, pool: asyncpg.Pool, cfg: Config) -> None:
+    def __init__(self, pool: asyncpg.Pool, cfg: Config, listener: Listener | None = None) -> None:
         self.pool = pool
         self.tokens = Tokens(cfg)
         self.single_session = cfg.session.single_session
         self.poll_sec = cfg.session.revocation_poll_ms / 1000
         self.revoked = Revocations()
         self._last_poll: Any = None
-        self._listener: Any = None  # a pooled connection kept for LISTEN
+        # The node's LISTEN connection (shared with other areas; see core/listener.py).
+        self.listener = listener if listener is not None else Listener(pool)
+        self.listener.subscribe(CHANNEL, self._on_notify)
         self._wake = asyncio.Event()
+        self.listener.on_lost.append(self._wake.set)
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -191,7 +195,7 @@ class SessionStore:
         for r in rows:
             self.revoked.add(r["tid"], float(r["exp"]))
         self._last_poll = await self.pool.fetchval("SELECT now()")
-        await self._listen()
+        await self.listener.start()
         self._tasks.append(asyncio.create_task(self._poll_loop(), name="session-poll"))
         self._tasks.append(asyncio.create_task(self._cleanup_loop(), name="session-cleanup"))
 
@@ -200,62 +204,7 @@ class SessionStore:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._listener is not None:
-            listener, self._listener = self._listener, None
-            try:
-                await listener.remove_listener(CHANNEL, self._on_notify)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                pass
-            await self._discard(listener)
-
-    async def _listen(self) -> None:
-        """Take a dedicated connection out of the pool and LISTEN on it. When the database drops
-        it (failover, pg_terminate_backend), the poll loop is woken and listens again. Idle pooled
-        connections may be dead too (the pool finds out on use): try a few."""
-        for _ in range(4):
-            try:
-                conn = await self.pool.acquire()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("session revocation listener: no connection",
-                            extra={"error": str(exc)})
-                return
-            try:
-                await conn.add_listener(CHANNEL, self._on_notify)
-                conn.add_termination_listener(self._on_listener_lost)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.debug("session revocation listener: connection unusable",
-                          extra={"error": str(exc)})
-                await self._discard(conn)
-                continue
-            self._listener = conn
-            return
-
-    def _on_listener_lost(self, conn: Any) -> None:
-        self._wake.set()
-
-    async def _discard(self, conn: Any) -> None:
-        """Give a broken listening connection back to the pool, which replaces it."""
-        with contextlib.suppress(Exception):
-            conn.terminate()
-        with contextlib.suppress(Exception):
-            await self.pool.release(conn)
-
-    async def _check_listener(self) -> None:
-        conn = self._listener
-        if conn is not None:
-            try:
-                alive = not conn.is_closed()
-            except asyncpg.InterfaceError:  # the pool took the lost connection back already
-                alive = False
-            if alive:
-                return
-            self._listener = None
-            log.warning("session revocation listener lost; listening again")
-            await self._discard(conn)
-            # Whatever dropped this connection (a failover, pg_terminate_backend) most likely
-            # dropped the idle pooled ones too: have the pool replace them all on next use.
-            await self.pool.expire_connections()
-        await self._listen()
+        await self.listener.stop()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         now = time.time()
@@ -276,7 +225,7 @@ class SessionStore:
                     await self._wake.wait()
             self._wake.clear()
             try:
-                await self._check_listener()
+                await self.listener.check()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("session revocation listener failed", extra={"error": str(exc)})
             try:
