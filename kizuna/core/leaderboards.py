@@ -771,17 +771,27 @@ def _read_cursor(cursor: str, board_id_: str, expiry: int) -> _Position:
     return _Position(values[0], values[3], values[4], owner, values[6])
 
 
+_NOTHING = LeaderboardRecordList([], [], None, None, 0)
+
+
+def _for_read(lbs: Leaderboards, board_id_: str, expiry_override: int,
+              missing: Callable[[], KizunaError]) -> tuple[Board, int | None]:
+    """The board a read is for (`missing()` when there is none) and the period it shows (None:
+    a tournament whose period has ended, nothing to show)."""
+    board = lbs.get(board_id_)
+    if board is None:
+        raise missing()
+    return board, expiry_for_read(board, expiry_override)
+
+
 async def list_records(domain: Domain, board_id_: str, limit: int | None, cursor: str | None,
                        owner_ids: list[str], expiry_override: int = 0,
                        missing: Callable[[], KizunaError] = not_found) -> LeaderboardRecordList:
     """A page of a board's records (when `limit` is given) and the records of `owner_ids`."""
     lbs = domain.leaderboards
-    board = lbs.get(board_id_)
-    if board is None:
-        raise missing()
-    expiry = expiry_for_read(board, expiry_override)
+    board, expiry = _for_read(lbs, board_id_, expiry_override, missing)
     if expiry is None:
-        return LeaderboardRecordList([], [], None, None, 0)
+        return _NOTHING
     records: list[LeaderboardRecord] = []
     next_cursor = prev_cursor = None
     if limit is not None:
@@ -865,12 +875,9 @@ async def around_owner(domain: Domain, board_id_: str, owner_id: str, limit: int
     `limit` better records are read, then enough worse ones to fill the page, and the page keeps
     the owner roughly in the middle. With a cursor, this is a plain page of `list_records`."""
     lbs = domain.leaderboards
-    board = lbs.get(board_id_)
-    if board is None:
-        raise missing()
-    expiry = expiry_for_read(board, expiry_override)
+    board, expiry = _for_read(lbs, board_id_, expiry_override, missing)
     if expiry is None:
-        return LeaderboardRecordList([], [], None, None, 0)
+        return _NOTHING
     if cursor:
         return await list_records(domain, board_id_, limit, cursor, [], expiry, missing)
     pool = domain.pool
