@@ -13,8 +13,26 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING
 _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
+# The attribute holding fields given by name (server modules' loggers): any name a module
+# chooses ("name", "module", "args" ...) is logged as it is, LogRecord's own attributes included.
+FIELDS = "kizuna_fields"
+
+
 def _fields(record: logging.LogRecord) -> dict:
-    return {k: v for k, v in record.__dict__.items() if k not in _STD and not k.startswith("_")}
+    out = {k: v for k, v in record.__dict__.items()
+           if k not in _STD and not k.startswith("_") and k != FIELDS}
+    named = record.__dict__.get(FIELDS)
+    if named:
+        out.update(named)
+    return out
+
+
+def _merge(core: dict, fields: dict) -> dict:
+    """The line's own keys, then the fields; a field named like one of the line's keys (`msg`,
+    `level` ...) is written as `field.<name>` rather than replacing it."""
+    for k, v in fields.items():
+        core[f"field.{k}" if k in core else k] = v
+    return core
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         else:
             doc = {"level": level, "ts": ts, "caller": f"{record.module}:{record.lineno}",
                    "msg": record.getMessage()}
-        doc.update(_fields(record))
+        _merge(doc, _fields(record))
         if record.exc_info:
             doc["error"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()

@@ -13,8 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
-                                                                                   "asctime"}
+from kizuna.logs import FIELDS
 
 
 class Logger:
@@ -33,23 +32,23 @@ class Logger:
     def fields(self) -> dict[str, Any]:
         return dict(self._fields)
 
-    def debug(self, msg: str, *args: Any, **fields: Any) -> None:
+    def debug(self, msg: str, /, *args: Any, **fields: Any) -> None:
         self._emit(logging.DEBUG, msg, args, fields)
 
-    def info(self, msg: str, *args: Any, **fields: Any) -> None:
+    def info(self, msg: str, /, *args: Any, **fields: Any) -> None:
         self._emit(logging.INFO, msg, args, fields)
 
-    def warn(self, msg: str, *args: Any, **fields: Any) -> None:
+    def warn(self, msg: str, /, *args: Any, **fields: Any) -> None:
         self._emit(logging.WARNING, msg, args, fields)
 
     warning = warn
 
-    def error(self, msg: str, *args: Any, **fields: Any) -> None:
+    def error(self, msg: str, /, *args: Any, **fields: Any) -> None:
         self._emit(logging.ERROR, msg, args, fields)
 
     def _emit(self, level: int, msg: str, args: tuple, fields: dict[str, Any]) -> None:
         if not self._log.isEnabledFor(level):
             return
-        merged = {**self._fields, **fields}
-        extra = {(k + "_" if k in _RESERVED else k): v for k, v in merged.items()}
-        self._log.log(level, msg, *args, extra=extra, stacklevel=3)
+        # Under one attribute, so that any field name is logged as given (see kizuna/logs.py).
+        self._log.log(level, msg, *args, extra={FIELDS: {**self._fields, **fields}},
+                      stacklevel=3)

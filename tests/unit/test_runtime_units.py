@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
 import threading
@@ -101,8 +102,37 @@ def test_logger_fields(caplog):
         log.info("tick %d", 3, name="reserved", players=2)
     record = caplog.records[-1]
     assert record.getMessage() == "tick 3"
-    assert (record.match, record.players, record.name_) == ("m1", 2, "reserved")
+    assert record.kizuna_fields == {"match": "m1", "name": "reserved", "players": 2}
+    assert record.name == "kizuna.runtime.test"  # the record's own name is untouched
     assert record.filename == "test_runtime_units.py"  # the caller, not the logger
+
+
+@pytest.mark.parametrize("fmt", ["json", "stackdriver", "text"])
+def test_logger_fields_keep_their_names_in_every_format(fmt):
+    """Fields named like LogRecord attributes (name, module, args) are logged under their own
+    names; one named like a key of the line itself (msg) does not replace it."""
+    from kizuna.logs import JsonFormatter, TextFormatter
+    formatter = TextFormatter() if fmt == "text" else JsonFormatter(stackdriver=fmt == "stackdriver")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    target = logging.getLogger(f"kizuna.runtime.fmt_{fmt}")
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
+    try:
+        Logger(target).info("hi %s", "there", name="bob", module="shop", args=[1], msg="mine")
+    finally:
+        target.removeHandler(handler)
+    line = formatter.format(records[-1])
+    if fmt == "text":
+        assert line.endswith("hi there  name=bob module=shop args=[1] msg=mine"), line
+        return
+    doc = json.loads(line)
+    assert (doc["name"], doc["module"], doc["args"]) == ("bob", "shop", [1])
+    if fmt == "json":
+        assert (doc["msg"], doc["field.msg"]) == ("hi there", "mine")
+    else:
+        assert (doc["message"], doc["msg"]) == ("hi there", "mine")
 
 
 # -- calling functions -----------------------------------------------------------------------------
