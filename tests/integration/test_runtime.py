@@ -177,6 +177,10 @@ async def test_rpc_error_codes_map_to_http(api, rt):
     status, body = await rpc(api, "wrong_style", params={"http_key": HTTP_KEY})
     assert (status, body["code"]) == (500, 13)
     assert "use `await nk.aio.storage_read(...)`" in rt.log()
+    # asyncio.run(nk.aio.x()) in a plain function: refused too, with the blocking call to use.
+    status, body = await rpc(api, "own_loop", params={"http_key": HTTP_KEY})
+    assert (status, body["code"]) == (500, 13)
+    assert "call `nk.storage_read(...)`, which waits for it" in rt.log()
 
 
 async def test_timeouts_and_a_busy_thread_do_not_stall_the_server(api, rt):

@@ -58,6 +58,14 @@ def api(fn: Callable[Concatenate[A, P], Awaitable[T]]
     async def call(self: A, *args: P.args, **kwargs: P.kwargs) -> T:
         if self._rt is None:
             raise NkUnavailable(name)
+        if asyncio.get_running_loop() is not self._rt.loop:
+            # e.g. asyncio.run(nk.aio.x()) in a plain `def` function: a loop of its own, where
+            # the server's database connections cannot be used.
+            raise RuntimeError(
+                f"nk.aio.{name}() runs on the server's event loop, not on a loop of your own "
+                f"(asyncio.run in a worker thread): in a plain `def` function call "
+                f"`nk.{name}(...)`, which waits for it; in an `async def` one, "
+                f"`await nk.aio.{name}(...)`")
         try:
             return await fn(self, *args, **kwargs)
         except KizunaError as exc:

@@ -69,6 +69,11 @@ async def wrong_style(ctx, logger, nk, payload):
     return nk.storage_read([])  # blocking call on the event loop: refused, not a deadlock
 
 
+def own_loop(ctx, logger, nk, payload):
+    import asyncio
+    return asyncio.run(nk.aio.storage_read([]))  # a loop of its own: refused, with advice
+
+
 def returns_dict(ctx, logger, nk, payload):
     return {"encoded": True}
 
@@ -267,7 +272,8 @@ def shutdown(ctx, logger, nk):
 def init_module(ctx: Context, logger: Logger, nk: Nk, initializer: Initializer) -> None:
     for name, fn in (("whoami", whoami), ("fail_with", fail_with), ("crash", crash),
                      ("sleep_sync", sleep_sync), ("sleep_async", sleep_async), ("burn", burn),
-                     ("wrong_style", wrong_style), ("returns_dict", returns_dict),
+                     ("wrong_style", wrong_style), ("own_loop", own_loop),
+                     ("returns_dict", returns_dict),
                      ("nk_accounts", nk_accounts), ("nk_ban", nk_ban), ("nk_storage", nk_storage),
                      ("nk_notify", nk_notify), ("nk_chat", nk_chat)):
         initializer.register_rpc(name, fn)
