@@ -237,6 +237,15 @@ def test_the_blocking_nk_stub_is_up_to_date():
     assert stubgen.main(["--check"]) == 0
 
 
+def test_the_nk_reference_is_current():
+    # docs/nk-reference.md is written from AsyncNk: `python -m kizuna.runtime.nk.refgen`.
+    from kizuna.runtime.nk import refgen
+    assert refgen.main(["--check"]) == 0
+    text = refgen.REFERENCE.read_text()
+    for name in ("leaderboard_record_write", "wallet_update", "storage_read", "json_encode"):
+        assert f"### `{name}`" in text
+
+
 # -- the loader ------------------------------------------------------------------------------------
 
 
