@@ -22,6 +22,7 @@ from typing import Any
 from kizuna.config import Config
 from kizuna.core.domain import Domain
 from kizuna.core.sessions import SessionStore
+from kizuna.realtime import handlers
 from kizuna.realtime.service import RealtimeService
 from kizuna.runtime.service import Runtime
 
@@ -47,6 +48,13 @@ class Services:
         return self.domain.sessions
 
 
+def served_socket_kinds() -> frozenset[str]:
+    """The socket messages this release serves: those with a handler of their own (the others a
+    client may send are answered "not supported by this server yet"). For the warning about
+    realtime hooks on the others, at start and in `kizuna check`."""
+    return frozenset(kind for module in handlers.MODULES for kind in module.HANDLERS)
+
+
 def build(config: Config, pool: Any, *, dev: bool = False,
           served_methods: frozenset[str] | None = None) -> Services:
     """The node's components, connected: domain <- realtime (as its sockets) <- runtime (as the
@@ -55,7 +63,8 @@ def build(config: Config, pool: Any, *, dev: bool = False,
     domain = Domain(config, pool)
     realtime = RealtimeService(domain)
     domain.sockets = realtime
-    runtime = Runtime(domain, dev=dev, served_methods=served_methods)
+    runtime = Runtime(domain, dev=dev, served_methods=served_methods,
+                      served_kinds=served_socket_kinds())
     realtime.modules = runtime
     domain.leaderboards.hooks = runtime
     return Services(config=config, pool=pool, domain=domain, realtime=realtime, runtime=runtime)

@@ -40,11 +40,14 @@ def server(ctx: click.Context, migrate: bool, dev: bool, no_backup: bool) -> Non
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Load the server modules of runtime.path without serving; report what each registers, or
-    where it fails (file:line: message). Exit 1 if any module fails to load."""
+    where it fails (file:line: message), and warn about hooks on methods or socket messages this
+    server does not serve yet. Exit 1 if any module fails to load."""
     cfg, _ = load_config(ctx.args)
     logs.setup("warn", "text")
-    from kizuna.runtime.loader import display
+    from kizuna.api.app import served_methods
+    from kizuna.runtime.loader import display, unserved_hooks
     from kizuna.runtime.service import check as check_modules
+    from kizuna.services import served_socket_kinds
 
     path = Path(cfg.runtime.path)
     if not path.is_dir():
@@ -53,11 +56,14 @@ def check(ctx: click.Context) -> None:
     result = loop(check_modules(cfg))
     for name, note in result.notes.items():
         out.print(f"[green]ok[/] {escape(name)}: {escape(note)}")
+    for warning in unserved_hooks(result.registry, served_methods(), served_socket_kinds()):
+        err.print(f"[yellow]warning[/] {escape(warning)}")
     for e in result.errors:
         err.print(f"[red]error[/] {escape(str(e))}")
-    total = len(result.notes) + len(result.errors)
+    failed = len(set(result.failed))
+    total = len(result.notes) + failed
     if result.errors:
-        err.print(f"[red]{len(result.errors)} of {total} module(s) failed to load[/]")
+        err.print(f"[red]{failed} of {total} module(s) failed to load[/]")
         sys.exit(EXIT_FAILURE)
     out.print(f"{total} module(s) loaded from {escape(display(path))}" if total else
               f"no modules in {escape(display(path))}")

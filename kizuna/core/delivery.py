@@ -11,9 +11,9 @@ Every method is called on the event loop, returns at once and never raises for a
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from kizuna.core.streams import Stream
+from kizuna.core.streams import PresenceId, Stream, StreamPresence
 from kizuna.wire.types import ChannelMessage, Notification
 
 
@@ -51,6 +51,49 @@ class Sockets(Protocol):
         """A session token was revoked: close the sockets opened with it."""
         ...
 
+    # -- streams (nk.stream_*: kizuna/core/streams.py) ---------------------------------------------
+
+    def stream_join(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                    persistence: bool, status: str) -> bool | None:
+        """Put a session of a user on a stream: True if it is new, False if it was there (left
+        as it is), None if no such session of that user is connected (or it is closing)."""
+        ...
+
+    def stream_update(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                      persistence: bool, status: str) -> bool | None:
+        """Replace a session's presence metadata on a stream, or put it there; None as
+        `stream_join`."""
+        ...
+
+    def stream_leave(self, stream: Stream, user_id: str, session_id: str) -> None:
+        """Take a session of a user off a stream (if it is on it)."""
+        ...
+
+    def stream_close(self, stream: Stream) -> None:
+        """Take every session off a stream."""
+        ...
+
+    def stream_presences(self, stream: Stream) -> list[StreamPresence]:
+        """Every presence on a stream, hidden ones included."""
+        ...
+
+    def stream_presence(self, stream: Stream, session_id: str) -> StreamPresence | None:
+        ...
+
+    def stream_count(self, stream: Stream) -> int:
+        """How many presences a stream has, hidden ones included."""
+        ...
+
+    def stream_data(self, stream: Stream, data: str, reliable: bool,
+                    to: list[PresenceId] | None) -> None:
+        """A `stream_data` push (no sender) to every session on the stream, or to `to`."""
+        ...
+
+    def stream_envelope(self, stream: Stream, kind: str, body: dict[str, Any],
+                        to: list[PresenceId] | None) -> None:
+        """The push `{kind: body}` to every session on the stream, or to `to`."""
+        ...
+
 
 class NoSockets:
     """Nobody is connected: deliveries go nowhere."""
@@ -77,6 +120,37 @@ class NoSockets:
         return False
 
     def token_revoked(self, token_id: str) -> None:
+        return None
+
+    def stream_join(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                    persistence: bool, status: str) -> bool | None:
+        return None
+
+    def stream_update(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                      persistence: bool, status: str) -> bool | None:
+        return None
+
+    def stream_leave(self, stream: Stream, user_id: str, session_id: str) -> None:
+        return None
+
+    def stream_close(self, stream: Stream) -> None:
+        return None
+
+    def stream_presences(self, stream: Stream) -> list[StreamPresence]:
+        return []
+
+    def stream_presence(self, stream: Stream, session_id: str) -> StreamPresence | None:
+        return None
+
+    def stream_count(self, stream: Stream) -> int:
+        return 0
+
+    def stream_data(self, stream: Stream, data: str, reliable: bool,
+                    to: list[PresenceId] | None) -> None:
+        return None
+
+    def stream_envelope(self, stream: Stream, kind: str, body: dict[str, Any],
+                        to: list[PresenceId] | None) -> None:
         return None
 
 

@@ -226,3 +226,81 @@ async def delete_notifications(pool: asyncpg.Pool, user_id: str, ids: list[str])
     if valid:
         await pool.execute("DELETE FROM notification WHERE user_id = $1 AND id = ANY($2::uuid[])",
                            user_id, valid)
+
+
+# -- reading by id and updating (server code) ----------------------------------------------------
+
+
+def _uuids(ids: Iterable[str]) -> list[str]:
+    """The ids that are UUIDs, in canonical form (others cannot match a notification)."""
+    out = []
+    for i in ids:
+        try:
+            out.append(str(uuid.UUID(i)))
+        except (ValueError, AttributeError, TypeError):
+            continue
+    return out
+
+
+async def get_notifications(pool: asyncpg.Pool, user_id: str | None,
+                            ids: list[str]) -> list[Notification]:
+    """Stored notifications by id (any user's, or only `user_id`'s), oldest first; ids that match
+    nothing are left out."""
+    valid = _uuids(ids)
+    if not valid:
+        return []
+    rows = await pool.fetch(
+        "SELECT id::text AS id, user_id::text AS user_id, subject, content::text AS content, code, "
+        "sender_id::text AS sender_id, create_time FROM notification "
+        "WHERE id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR user_id = $2::uuid) "
+        "ORDER BY create_time, id", valid, user_id)
+    return [Notification(r["id"], r["user_id"], r["subject"], r["content"], r["code"],
+                         "" if r["sender_id"] == NIL_UUID else r["sender_id"], r["create_time"],
+                         True) for r in rows]
+
+
+@dataclass(frozen=True)
+class NotificationUpdate:
+    """A change to a stored notification: `None` leaves a field as it is."""
+
+    id: str
+    subject: str | None = None
+    content: dict[str, Any] | str | None = None
+    sender_id: str | None = None
+
+
+async def update_notifications(pool: asyncpg.Pool, updates: list[NotificationUpdate]) -> None:
+    """Change the subject, content or sender of stored notifications (Nakama's
+    NotificationsUpdate), all in one transaction. Ids that match nothing change nothing; the
+    notifications are not pushed again."""
+    has_nul = "Notification content and subject must not contain NUL characters."
+    rows: list[tuple[str, str | None, str | None, str | None]] = []
+    for u in updates:
+        try:
+            nid = str(uuid.UUID(u.id))
+        except (ValueError, AttributeError, TypeError):
+            raise invalid("Notification ID must be a UUID.") from None
+        if u.subject is not None:
+            if "\x00" in u.subject:
+                raise invalid(has_nul)
+            if not u.subject or len(u.subject) > MAX_SUBJECT:
+                raise invalid("Notification subject must be 1-255 characters.")
+        content = u.content
+        if content is not None:
+            if not isinstance(content, str):
+                content = orjson.dumps(content).decode()
+            json_object(content, "Notification content must be a JSON object.", has_nul)
+        sender = u.sender_id
+        if sender is not None:
+            try:
+                sender = str(uuid.UUID(sender)) if sender else NIL_UUID
+            except (ValueError, AttributeError, TypeError):
+                raise invalid("Notification sender must be a user ID.") from None
+        rows.append((nid, u.subject, content, sender))
+    if not rows:
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "UPDATE notification SET subject = COALESCE($2::text, subject), "
+            "content = COALESCE($3::jsonb, content), sender_id = COALESCE($4::uuid, sender_id) "
+            "WHERE id = $1::uuid", rows)

@@ -6,6 +6,9 @@ builds the record with `user_from_row`, so a user looks the same wherever it app
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import asyncpg
 
 from kizuna.wire.types import User
@@ -29,3 +32,30 @@ def user_from_row(row: asyncpg.Record, online: bool) -> User:
         facebook_instant_game_id=row["facebook_instant_game_id"], apple_id=row["apple_id"],
         edge_count=row["edge_count"], create_time=row["create_time"],
         update_time=row["update_time"], online=online)
+
+
+MAX_RANDOM_USERS = 1000
+
+_RANDOM_USERS = (
+    f"SELECT {USER_COLUMNS} FROM users u WHERE u.id > $1::uuid "
+    "AND (u.disable_time IS NULL OR u.disable_time <= 'epoch'::timestamptz) "
+    "ORDER BY u.id LIMIT $2")
+
+
+async def random_users(pool: asyncpg.Pool, count: int,
+                       online: Callable[[str], bool]) -> list[User]:
+    """Up to `count` users picked at random, as Nakama's GetRandomUsers: the users whose ids follow
+    a random UUID, then, when that runs short, the first ones from the start of the id order (no
+    user twice). Never the system user (ids start after the nil UUID) nor a disabled account.
+    `count` is checked by the caller (0-MAX_RANDOM_USERS)."""
+    if count <= 0:
+        return []
+    rows = list(await pool.fetch(_RANDOM_USERS, str(uuid.uuid4()), count))
+    if len(rows) < count:
+        seen = {r["id"] for r in rows}
+        for r in await pool.fetch(_RANDOM_USERS, SYSTEM_USER_ID, count):
+            if len(rows) >= count:
+                break
+            if r["id"] not in seen:
+                rows.append(r)
+    return [user_from_row(r, online(r["id"])) for r in rows]

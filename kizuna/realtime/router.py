@@ -10,7 +10,9 @@ bytes: every recipient shares them.
 The router is also where the socket layer asks who can be reached (online users), since that is a
 cluster-wide question too. Only the router writes to or closes sessions of the `SessionRegistry`
 on behalf of the rest of the server (the session's own reader, keepalive and shutdown aside), and
-it is how the rest of the server takes a user's sessions off a stream (`leave_stream`).
+it is how the rest of the server takes a user's sessions off a stream (`leave_stream`) and how
+server code puts sessions on streams and takes them off (`stream_join`, ..., `stream_close`): a
+cluster router forwards those to the node holding the session.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from kizuna.core.streams import Stream, notifications_stream, status_stream
-from kizuna.realtime.session import SessionRegistry
+from kizuna.realtime.session import Session, SessionRegistry
 from kizuna.realtime.status import StatusRegistry
 from kizuna.realtime.tracker import Presence, Tracker
 
@@ -49,6 +51,21 @@ class Router(Protocol):
     def leave_stream(self, user_id: str, stream: Stream) -> int:
         """Take every presence of a user off a stream (leave events go to the others). How many
         (on this node)."""
+
+    def stream_join(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                    persistence: bool, status: str | None) -> bool | None:
+        """Put a session of a user on a stream (server code, nk.stream_user_join): True if new,
+        False if it was on it already, None if no such session of that user is connected."""
+
+    def stream_update(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                      persistence: bool, status: str | None) -> bool | None:
+        """Replace a session's presence on a stream (or add it); None as `stream_join`."""
+
+    def stream_leave(self, stream: Stream, user_id: str, session_id: str) -> bool:
+        """Take a session of a user off a stream; False if it was not on it."""
+
+    def stream_close(self, stream: Stream) -> int:
+        """Take every session off a stream. How many (on this node)."""
 
     # -- closing -----------------------------------------------------------------------------------
 
@@ -129,6 +146,41 @@ class LocalRouter:
         node = self.node
         mine = [p.session_id for p in self.tracker.presences(stream)
                 if p.user_id == user_id and p.node == node]
+        for sid in mine:
+            self.tracker.untrack(sid, stream)
+        return len(mine)
+
+    def _live(self, user_id: str, session_id: str) -> Session | None:
+        s = self.sessions.get(session_id)
+        return s if s is not None and not s.closed and s.user_id == user_id else None
+
+    def stream_join(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                    persistence: bool, status: str | None) -> bool | None:
+        s = self._live(user_id, session_id)
+        if s is None:
+            return None
+        return self.tracker.track(session_id, stream, user_id, s.username, hidden=hidden,
+                                  persistence=persistence, status=status)
+
+    def stream_update(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                      persistence: bool, status: str | None) -> bool | None:
+        s = self._live(user_id, session_id)
+        if s is None:
+            return None
+        is_new = self.tracker.get(session_id, stream) is None
+        self.tracker.update(session_id, stream, user_id, s.username, hidden=hidden,
+                            persistence=persistence, status=status)
+        return is_new
+
+    def stream_leave(self, stream: Stream, user_id: str, session_id: str) -> bool:
+        p = self.tracker.get(session_id, stream)
+        if p is None or p.user_id != user_id or p.node != self.node:
+            return False
+        return self.tracker.untrack(session_id, stream)
+
+    def stream_close(self, stream: Stream) -> int:
+        node = self.node
+        mine = [p.session_id for p in self.tracker.presences(stream) if p.node == node]
         for sid in mine:
             self.tracker.untrack(sid, stream)
         return len(mine)

@@ -18,7 +18,8 @@ What a socket session does over its life:
 - each envelope goes through `dispatch`: decoded, passed to server modules' before hook, handled,
   its reply sent with the request's cid, then server modules' after hook; errors become error
   envelopes;
-- disconnect: leaves every stream (presence events to the others), drops its follows.
+- disconnect: leaves every stream (presence events to the others), drops its follows; the custom
+  streams server code put it on (nk.stream_user_join) included.
 """
 
 from __future__ import annotations
@@ -26,19 +27,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from typing import Any
 
 from kizuna.core.domain import Domain
 from kizuna.core.notifications import CODE_SINGLE_SOCKET, NewNotification
 from kizuna.core.notifications import make as make_notification
-from kizuna.core.streams import Stream, notifications_stream, status_stream
+from kizuna.core.streams import (
+    BUILTIN_MODES,
+    STATUS,
+    PresenceId,
+    Stream,
+    StreamPresence,
+    notifications_stream,
+    status_stream,
+)
 from kizuna.errors import KizunaError
 from kizuna.realtime import envelope, handlers
 from kizuna.realtime.envelope import EnvelopeError, ErrorCode, RealtimeError
+from kizuna.realtime.handlers import streams as stream_handlers
 from kizuna.realtime.modules import NO_MODULES, Modules
 from kizuna.realtime.router import LocalRouter, Router
 from kizuna.realtime.session import Session, SessionRegistry
 from kizuna.realtime.status import StatusRegistry
-from kizuna.realtime.tracker import LocalTracker, Tracker
+from kizuna.realtime.tracker import LocalTracker, Presence, Tracker
 from kizuna.wire import encode
 from kizuna.wire.types import ChannelMessage, Notification
 
@@ -204,6 +215,64 @@ class RealtimeService:
         """A session token was revoked (logout, ban, account deletion, single session, on any
         node): close the sockets opened with it."""
         self.router.close_token(token_id, 1000, "session revoked")
+
+    # -- streams (nk.stream_*, kizuna/core/streams.py) -------------------------------------------
+
+    @staticmethod
+    def _status(stream: Stream, status: str) -> str | None:
+        """What a presence holds as status: the text on status and custom streams; on the other
+        built-in streams none unless given (their events show a status only when there is one)."""
+        if stream.mode == STATUS or stream.mode not in BUILTIN_MODES or status:
+            return status
+        return None
+
+    def stream_join(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                    persistence: bool, status: str) -> bool | None:
+        return self.router.stream_join(stream, user_id, session_id, hidden=hidden,
+                                       persistence=persistence, status=self._status(stream, status))
+
+    def stream_update(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                      persistence: bool, status: str) -> bool | None:
+        return self.router.stream_update(stream, user_id, session_id, hidden=hidden,
+                                         persistence=persistence,
+                                         status=self._status(stream, status))
+
+    def stream_leave(self, stream: Stream, user_id: str, session_id: str) -> None:
+        self.router.stream_leave(stream, user_id, session_id)
+
+    def stream_close(self, stream: Stream) -> None:
+        self.router.stream_close(stream)
+
+    @staticmethod
+    def _presence(p: Presence) -> StreamPresence:
+        return StreamPresence(user_id=p.user_id, session_id=p.session_id, node=p.node,
+                              username=p.username, hidden=p.hidden, persistence=p.persistence,
+                              status=p.status or "")
+
+    def stream_presences(self, stream: Stream) -> list[StreamPresence]:
+        return [self._presence(p) for p in self.tracker.list(stream, include_hidden=True)]
+
+    def stream_presence(self, stream: Stream, session_id: str) -> StreamPresence | None:
+        p = self.tracker.get(session_id, stream)
+        return None if p is None else self._presence(p)
+
+    def stream_count(self, stream: Stream) -> int:
+        return self.tracker.count(stream)
+
+    def _send(self, stream: Stream, data: bytes, to: list[PresenceId] | None) -> None:
+        if to is None:
+            self.router.send_to_stream(stream, data)
+            return
+        for node, session_id in dict.fromkeys(to):  # each session once
+            self.router.send_to_session(node, session_id, data)
+
+    def stream_data(self, stream: Stream, data: str, reliable: bool,
+                    to: list[PresenceId] | None) -> None:
+        self._send(stream, stream_handlers.stream_data(stream, data, reliable), to)
+
+    def stream_envelope(self, stream: Stream, kind: str, body: dict[str, Any],
+                        to: list[PresenceId] | None) -> None:
+        self._send(stream, envelope.push(kind, body), to)
 
     # -- keepalive -------------------------------------------------------------------------------
 

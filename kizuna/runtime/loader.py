@@ -11,7 +11,13 @@ reload always sees the file as it is now, and nothing is written next to the mod
 named like an installed one (`json.py`) is refused rather than allowed to shadow it.
 
 A module that fails (a syntax error, an exception at import or in init_module, a refused
-registration) becomes a `LoadError` naming the file and line; its registrations are dropped.
+registration) becomes a `LoadError` naming the file and line; its registrations are dropped. A
+failure inside another module of the path (a helper it imports or calls) names the helper's line
+and the module that was loading it, and is reported once however many modules meet it (a helper
+that does not import fails every module importing it, and its own load too).
+
+`unserved_hooks` words the warnings about hooks registered for API methods or socket messages the
+server does not serve yet (the server logs them at start, `kizuna check` prints them).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +42,7 @@ from kizuna.runtime.context import Context
 from kizuna.runtime.errors import Error, LoadError, NkUnavailable, RegistrationError
 from kizuna.runtime.logger import Logger
 from kizuna.runtime.registry import Initializer, Registry
+from kizuna.wire import methods
 
 _lock = threading.Lock()  # one load at a time per process (they share sys.modules)
 
@@ -56,6 +63,7 @@ class LoadResult:
     registry: Registry
     errors: list[LoadError] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # module -> what was loaded (for check)
+    failed: list[str] = field(default_factory=list)  # modules (or entries) that did not load
 
 
 def discover(root: Path) -> tuple[list[Found], list[LoadError]]:
@@ -170,9 +178,17 @@ def _ours(module: ModuleType, root: Path) -> bool:
     return _under(getattr(module, "__file__", None), root)
 
 
+def _loaded_by_us(module: ModuleType) -> bool:
+    """Whether a module is a server module, of this modules path or of another one this process
+    loaded before (kizuna.testing loads several)."""
+    return isinstance(getattr(getattr(module, "__spec__", None), "loader", None), _SourceLoader)
+
+
 def _forget(root: Path) -> dict[str, ModuleType]:
-    """Drop the modules of the path from sys.modules (a reload imports them afresh)."""
-    gone = {name: m for name, m in list(sys.modules.items()) if m is not None and _ours(m, root)}
+    """Drop the modules of the path from sys.modules (a reload imports them afresh), and those of
+    any other modules path loaded before (a module of this path may have the same name)."""
+    gone = {name: m for name, m in list(sys.modules.items())
+            if m is not None and (_ours(m, root) or _loaded_by_us(m))}
     for name in gone:
         del sys.modules[name]
     return gone
@@ -193,11 +209,24 @@ def _clash(found: Found, root: Path) -> str | None:
     return None
 
 
-def _locate(exc: BaseException, root: Path, found: Found) -> LoadError:
-    """Where a module failed: the deepest line of the failure inside the modules path."""
+def _owner(path: str | Path, root: Path) -> str | None:
+    """The module of the path a file belongs to (`helpers` for helpers.py or pkg/x.py of a
+    package `helpers`), or None for a file outside the path."""
+    try:
+        parts = Path(path).resolve().relative_to(root).parts
+    except (ValueError, OSError):
+        return None
+    if not parts:
+        return None
+    return parts[0][:-3] if len(parts) == 1 and parts[0].endswith(".py") else parts[0]
+
+
+def _locate(exc: BaseException, root: Path, found: Found) -> tuple[LoadError, str]:
+    """Where a module failed: the deepest line of the failure inside the modules path, and that
+    line's file (unformatted)."""
     if isinstance(exc, SyntaxError) and exc.filename and _under(exc.filename, root):
         return LoadError(display(exc.filename), exc.lineno,
-                         f"{type(exc).__name__}: {exc.msg}")
+                         f"{type(exc).__name__}: {exc.msg}"), exc.filename
     file, line = str(found.file), None
     for frame in traceback.extract_tb(exc.__traceback__):
         if _under(frame.filename, root):
@@ -208,17 +237,54 @@ def _locate(exc: BaseException, root: Path, found: Found) -> LoadError:
         message = f"Error: {exc.message}"
     else:
         message = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return LoadError(display(file), line, message)
+    return LoadError(display(file), line, message), file
+
+
+def _entry(exc: BaseException, root: Path, found: Found) -> str:
+    """The last line of the loading module's own files on the way to a failure elsewhere (its
+    `import helpers`, or its call into a helper), as `file:line`; else its file."""
+    where = display(found.file)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if _owner(frame.filename, root) == found.name:
+            where = f"{display(frame.filename)}:{frame.lineno}"
+    return where
+
+
+class _Failures:
+    """The load's errors, each reported once: a failure met again (a broken helper imported by
+    several modules, then loaded itself) adds the module that met it to the first report."""
+
+    def __init__(self, result: LoadResult) -> None:
+        self.result = result
+        self.seen: dict[tuple[str, int | None, str], tuple[LoadError, str, list[str]]] = {}
+
+    def add(self, module: str, error: LoadError, via: str | None = None) -> None:
+        """`via`: where `module` was when the failure happened in another module's file."""
+        self.result.failed.append(module)
+        key = (error.file, error.line, error.message)
+        entry = self.seen.get(key)
+        if entry is None:
+            entry = (error, error.message, [])
+            self.seen[key] = entry
+            self.result.errors.append(error)
+        if via is not None:
+            entry[2].append(f"module {module}: {via}")
+            error, base, loaders = entry
+            error.message = f"{base} (while loading {'; '.join(loaders)})"
 
 
 # -- loading ---------------------------------------------------------------------------------------
 
 
 def load(root: Path, context: Callable[[], Context], nk: Any,
-         loop: asyncio.AbstractEventLoop | None, *, check: bool = False) -> LoadResult:
+         loop: asyncio.AbstractEventLoop | None, *, check: bool = False,
+         only: Iterable[str] | None = None) -> LoadResult:
     """Import every module of `root` and run its init_module, in the calling (worker) thread;
     coroutine init_modules run on `loop`. On any error the previous modules stay importable
-    (sys.modules is restored), so a failed `--dev` reload leaves the server as it was."""
+    (sys.modules is restored), so a failed `--dev` reload leaves the server as it was.
+
+    `only`: load these modules of the path alone (the others stay importable by name, as
+    helpers); kizuna.testing uses it to test one file of a modules directory."""
     root = root.resolve()
     with _lock:
         _install_finder()
@@ -227,9 +293,12 @@ def load(root: Path, context: Callable[[], Context], nk: Any,
         found, errors = discover(root)
         _finder.root = root
         _finder.top = {f.name: f for f in found}
-        result = LoadResult(Registry(), errors)
+        result = LoadResult(Registry(), errors, failed=[e.file for e in errors])
+        failures = _Failures(result)
+        wanted = None if only is None else set(only)
         for f in found:
-            _load_one(f, root, context, nk, loop, result, check)
+            if wanted is None or f.name in wanted:
+                _load_one(f, root, context, nk, loop, result, check, failures)
         if result.errors:
             _forget(root)
             sys.modules.update(old_modules)
@@ -238,11 +307,12 @@ def load(root: Path, context: Callable[[], Context], nk: Any,
 
 
 def _load_one(f: Found, root: Path, context: Callable[[], Context], nk: Any,
-              loop: asyncio.AbstractEventLoop | None, result: LoadResult, check: bool) -> None:
+              loop: asyncio.AbstractEventLoop | None, result: LoadResult, check: bool,
+              failures: _Failures) -> None:
     clash = _clash(f, root)
     if clash is not None:
         _finder.top.pop(f.name, None)
-        result.errors.append(LoadError(display(f.path), None, (
+        failures.add(f.name, LoadError(display(f.path), None, (
             f"module name {clash!r} is already taken by an installed Python module; rename "
             f"the {'package' if f.package else 'file'}")))
         return
@@ -268,7 +338,7 @@ def _load_one(f: Found, root: Path, context: Callable[[], Context], nk: Any,
                     asyncio.run_coroutine_threadsafe(_await(out), loop).result()  # type: ignore[arg-type]
     except NkUnavailable as stop:
         if not check:
-            result.errors.append(LoadError(display(f.file), None,
+            failures.add(f.name, LoadError(display(f.file), None,
                                            f"nk.{stop.name} is not available while loading"))
             return
         note = (f"init_module stopped at nk.{stop.name}(): `kizuna check` does not connect to the "
@@ -276,7 +346,10 @@ def _load_one(f: Found, root: Path, context: Callable[[], Context], nk: Any,
     except BaseException as exc:  # any failure of module code is reported
         if isinstance(exc, KeyboardInterrupt):
             raise
-        result.errors.append(_locate(exc, root, f))
+        error, file = _locate(exc, root, f)
+        owner = _owner(file, root)
+        elsewhere = owner is not None and owner != f.name
+        failures.add(f.name, error, _entry(exc, root, f) if elsewhere else None)
         return
     result.registry.merge(staged)
     result.notes[f.name] = "; ".join(p for p in (staged.summary() if len(staged) else "", note)
@@ -285,3 +358,26 @@ def _load_one(f: Found, root: Path, context: Callable[[], Context], nk: Any,
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable
+
+
+def unserved_hooks(registry: Registry, served_methods: frozenset[str] | None,
+                   served_kinds: frozenset[str] | None) -> list[str]:
+    """Warnings, one per hook registered for an API method (hook key, `methods.api_key`) or a
+    socket message (envelope kind) this server does not serve yet; a None set is not checked.
+    Such a hook is accepted: it takes effect once a release serves the method or message."""
+    out: list[str] = []
+    if served_methods is not None:
+        for hooks in (registry.before, registry.after):
+            for key, f in hooks.items():
+                if key not in served_methods:
+                    out.append(f"module {f.module}: {f.label}: this server does not serve "
+                               f"{methods.api_name(key)} yet, so the hook never runs")
+    if served_kinds is not None:
+        for hooks, what in ((registry.rt_before, "the hook runs, then the message is refused"),
+                            (registry.rt_after, "the message is refused and the hook never runs")):
+            for kind, f in hooks.items():
+                if kind not in served_kinds:
+                    out.append(f"module {f.module}: {f.label}: this server does not serve the "
+                               f"socket message {methods.rt_name(kind)} yet: {what} "
+                               f"(\"{methods.not_supported(kind)}\")")
+    return out

@@ -40,7 +40,6 @@ from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Function, HttpRoute, Registry
 from kizuna.version import __version__
 from kizuna.wire import codec, encode
-from kizuna.wire.methods import api_name
 
 log = logging.getLogger("kizuna.runtime")
 
@@ -60,13 +59,16 @@ class LoadFailed(Exception):
 
 class Runtime:
     def __init__(self, domain: Domain, *, dev: bool = False,
-                 served_methods: frozenset[str] | None = None) -> None:
+                 served_methods: frozenset[str] | None = None,
+                 served_kinds: frozenset[str] | None = None) -> None:
         cfg: Config = domain.config
         self.domain = domain
         self.config = cfg
-        # The hook keys (kizuna.wire.methods.api_key) of the API methods REST serves; hooks on
-        # other methods get a warning at load. None: not known (no warning).
+        # The hook keys (kizuna.wire.methods.api_key) of the API methods REST serves, and the
+        # socket messages the realtime layer serves; hooks on others get a warning at load.
+        # None: not known (no warning).
         self.served_methods = served_methods
+        self.served_kinds = served_kinds
         self.path = Path(cfg.runtime.path)
         self.dev = dev
         self.env = MappingProxyType(runtime_env(cfg))
@@ -147,13 +149,8 @@ class Runtime:
             return
         log.info(message, extra={"path": str(self.path), "modules": reg.modules,
                                  "registered": reg.summary()})
-        served = self.served_methods
-        if served is None:
-            return
-        for key in [*reg.before, *reg.after]:
-            if key not in served:
-                log.warning("A hook is registered for an API method this server does not serve "
-                            "yet; it will not run", extra={"method": api_name(key)})
+        for warning in loader.unserved_hooks(reg, self.served_methods, self.served_kinds):
+            log.warning(warning)
 
     async def reload(self) -> bool:
         """Load the modules again into a fresh registry and swap it in; on any error keep the

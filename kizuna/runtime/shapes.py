@@ -206,3 +206,31 @@ class AuthResult(NamedTuple):
 class TokenResult(NamedTuple):
     token: str
     exp: int
+
+
+class HttpResult(TypedDict):
+    """What `nk.http_request` returns."""
+    code: int
+    headers: dict[str, str]
+    body: str
+
+
+class StreamPresenceMeta(TypedDict):
+    """A session's presence metadata on a stream (nk.stream_user_get)."""
+
+    hidden: bool
+    persistence: bool
+    username: str
+    status: str
+
+
+class StreamPresence(TypedDict):
+    """A session on a stream (nk.stream_user_list), as Nakama's Lua runtime lists it."""
+
+    user_id: str
+    session_id: str
+    node: str
+    hidden: bool
+    persistence: bool
+    username: str
+    status: str

@@ -11,13 +11,16 @@ from kizuna.runtime.nk.leaderboards import LeaderboardsNk
 from kizuna.runtime.nk.notifications import NotificationsNk
 from kizuna.runtime.nk.sessions import SessionsNk
 from kizuna.runtime.nk.storage import StorageNk
+from kizuna.runtime.nk.streams import StreamsNk
 from kizuna.runtime.nk.tournaments import TournamentsNk
 from kizuna.runtime.nk.users import UsersNk
+from kizuna.runtime.nk.utility import OutboundNk
 from kizuna.runtime.nk.wallet import WalletNk
 
 
 class AsyncNk(AccountsNk, UsersNk, AuthNk, SessionsNk, StorageNk, NotificationsNk, ChatNk,
-              FriendsNk, GroupsNk, WalletNk, LeaderboardsNk, TournamentsNk):
+              FriendsNk, GroupsNk, WalletNk, LeaderboardsNk, TournamentsNk, OutboundNk,
+              StreamsNk):
     """`nk.aio`: every nk call that waits for something, as a coroutine (for `async def`).
 
     A new area is a class of `@api` coroutine methods (see base.py) added to the bases here;

@@ -18,12 +18,15 @@ from kizuna.runtime.shapes import (
     FriendOfFriend,
     Group,
     GroupUser,
+    HttpResult,
     Leaderboard,
     LeaderboardRecord,
     LeaderboardRecordList,
     Notification,
     StorageAck,
     StorageObject,
+    StreamPresence,
+    StreamPresenceMeta,
     TokenResult,
     Tournament,
     User,
@@ -75,6 +78,11 @@ class Nk(UtilityNk):
 
     def users_get_username(self, usernames: Sequence[str]) -> list[User]:
         """The users that exist among these usernames."""
+
+    def users_get_random(self, count: int) -> list[User]:
+        """Up to `count` (0-1000) users picked at random, as Nakama: those whose ids follow a
+        random one (wrapping around to the start when there are not enough); never the system user
+        or a disabled (banned) account."""
 
     def users_ban_id(self, user_ids: Sequence[str]) -> None:
         """Disable accounts: no more logins or refreshes, every session revoked (on every node),
@@ -205,6 +213,15 @@ class Nk(UtilityNk):
     def notifications_delete(self, items: Sequence[Mapping[str, Any]]) -> None:
         """Delete notifications given as {"user_id", "notification_id"}."""
 
+    def notifications_get_id(self, user_id: str | None, ids: Sequence[str]) -> list[Notification]:
+        """Stored notifications by id, oldest first (ids that match nothing are left out); with a
+        `user_id`, only that user's."""
+
+    def notifications_update(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """Change stored notifications, given as {"id", "subject", "content", "sender"}: a field
+        left out (or None) stays as it is; "sender" (or "sender_id") "" makes it the system's.
+        In one transaction; ids that match nothing are skipped; nothing is pushed again."""
+
     def channel_message_send(
         self,
         channel_id: str,
@@ -215,6 +232,31 @@ class Nk(UtilityNk):
     ) -> ChannelMessage:
         """Send a chat message (from the system user unless a sender is given) to everyone on
         the channel, stored in its history when `persist`. Returns the message sent."""
+
+    def channel_message_update(
+        self,
+        channel_id: str,
+        message_id: str,
+        content: Mapping[str, Any] | str,
+        sender_id: str | None = None,
+        sender_username: str | None = None,
+        persist: bool = True,
+    ) -> ChannelMessage:
+        """Edit a chat message of `sender_id` (the system user's when None): its content in the
+        history when `persist`, delivered to everyone on the channel (code 1, an update).
+        Returns the update as delivered."""
+
+    def channel_message_remove(
+        self,
+        channel_id: str,
+        message_id: str,
+        sender_id: str | None = None,
+        sender_username: str | None = None,
+        persist: bool = True,
+    ) -> ChannelMessage:
+        """Remove a chat message of `sender_id` (the system user's when None): deleted from the
+        history when `persist`, the removal delivered to everyone on the channel (code 2).
+        Returns the removal as delivered."""
 
     def channel_messages_list(
         self,
@@ -590,3 +632,100 @@ class Nk(UtilityNk):
 
     def tournament_record_delete(self, id: str, owner_id: str) -> None:
         """Delete the owner's record of the current period."""
+
+    def http_request(
+        self,
+        url: str,
+        method: str,
+        headers: Mapping[str, str] | None = None,
+        body: str | bytes | None = None,
+        timeout_ms: int = 5000,
+        insecure: bool = False,
+    ) -> HttpResult:
+        """Call an HTTP(S) service: {"code", "headers", "body"} (the status, the response headers
+        with repeated ones joined by ", ", the body as text). Redirects are followed; the call
+        fails with code 4 after `timeout_ms`, and is cancelled when the calling function's time is
+        up. `insecure` skips TLS certificate checks."""
+
+    def bcrypt_hash(self, password: str) -> str:
+        """A bcrypt hash of the password (cost 10, as Nakama), computed in a worker thread.
+        Passwords longer than 72 bytes are refused (bcrypt would ignore the rest)."""
+
+    def bcrypt_compare(self, hash: str, password: str) -> bool:
+        """Whether the password matches a bcrypt hash (checked in a worker thread)."""
+
+    def stream_user_list(
+        self,
+        stream: Mapping[str, Any],
+        include_hidden: bool = True,
+        include_not_hidden: bool = True,
+    ) -> list[StreamPresence]:
+        """The sessions on a stream: [{user_id, session_id, node, hidden, persistence, username,
+        status}]."""
+
+    def stream_user_get(
+        self,
+        user_id: str,
+        session_id: str,
+        stream: Mapping[str, Any],
+    ) -> StreamPresenceMeta | None:
+        """A session's presence on a stream, {hidden, persistence, username, status}, or None."""
+
+    def stream_user_join(
+        self,
+        user_id: str,
+        session_id: str,
+        stream: Mapping[str, Any],
+        hidden: bool = False,
+        persistence: bool = True,
+        status: str = '',
+    ) -> bool:
+        """Put a user's connected session on a stream: True if it was not on it (an existing
+        presence is left as it is). Unless `hidden`, everyone on the stream gets a presence
+        event. Code 5 if no such session of the user is connected to this node."""
+
+    def stream_user_update(
+        self,
+        user_id: str,
+        session_id: str,
+        stream: Mapping[str, Any],
+        hidden: bool = False,
+        persistence: bool = True,
+        status: str = '',
+    ) -> None:
+        """Replace a session's presence metadata on a stream (a leave and a join for the others),
+        putting it on the stream if it is not."""
+
+    def stream_user_leave(self, user_id: str, session_id: str, stream: Mapping[str, Any]) -> None:
+        """Take a user's session off a stream (nothing happens if it is not on it)."""
+
+    def stream_user_kick(self, presence: Mapping[str, Any], stream: Mapping[str, Any]) -> None:
+        """Take a presence ({user_id, session_id, node?}, as stream_user_list gives them) off a
+        stream."""
+
+    def stream_count(self, stream: Mapping[str, Any]) -> int:
+        """How many sessions are on a stream, hidden ones included."""
+
+    def stream_close(self, stream: Mapping[str, Any]) -> None:
+        """Take every session off a stream."""
+
+    def stream_send(
+        self,
+        stream: Mapping[str, Any],
+        data: str,
+        presences: Sequence[Mapping[str, Any]] | None = None,
+        reliable: bool = True,
+    ) -> None:
+        """Send `data` (text) to every session on a stream as a `stream_data` push {stream, data,
+        reliable}, without a sender; with `presences`, to those sessions only."""
+
+    def stream_send_raw(
+        self,
+        stream: Mapping[str, Any],
+        envelope: Mapping[str, Any],
+        presences: Sequence[Mapping[str, Any]] | None = None,
+        reliable: bool = True,
+    ) -> None:
+        """Send any socket message to every session on a stream (or to `presences`): `envelope`
+        is one message in Nakama's JSON shape, e.g. {"notifications": {"notifications": [...]}}.
+        `reliable` is accepted for Nakama's signature (the socket is reliable)."""

@@ -28,6 +28,35 @@ class ChatNk(Area):
         return cast(ChannelMessage, encode.channel_message(m, full=True))
 
     @api
+    async def channel_message_update(self, channel_id: str, message_id: str,
+                                     content: Mapping[str, Any] | str, sender_id: str | None = None,
+                                     sender_username: str | None = None,
+                                     persist: bool = True) -> ChannelMessage:
+        """Edit a chat message of `sender_id` (the system user's when None): its content in the
+        history when `persist`, delivered to everyone on the channel (code 1, an update).
+        Returns the update as delivered."""
+        stream = args.channel(channel_id)
+        text = codec.document_text(content, "content")
+        sender = args.user_id(sender_id) if sender_id else NIL_UUID
+        m = await chat.update(self._domain, stream, message_id, sender, sender_username or "",
+                              text, persist)
+        return cast(ChannelMessage, encode.channel_message(m, full=True))
+
+    @api
+    async def channel_message_remove(self, channel_id: str, message_id: str,
+                                     sender_id: str | None = None,
+                                     sender_username: str | None = None,
+                                     persist: bool = True) -> ChannelMessage:
+        """Remove a chat message of `sender_id` (the system user's when None): deleted from the
+        history when `persist`, the removal delivered to everyone on the channel (code 2).
+        Returns the removal as delivered."""
+        stream = args.channel(channel_id)
+        sender = args.user_id(sender_id) if sender_id else NIL_UUID
+        m = await chat.remove(self._domain, stream, message_id, sender, sender_username or "",
+                              persist)
+        return cast(ChannelMessage, encode.channel_message(m, full=True))
+
+    @api
     async def channel_messages_list(self, channel_id: str, limit: int = 100, forward: bool = True,
                                     cursor: str | None = None) -> ChannelMessageList:
         """A page of a channel's history: {"messages", "next_cursor", "prev_cursor",

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from kizuna.core import notifications
+from kizuna.errors import Code
+from kizuna.runtime.errors import Error
 from kizuna.runtime.nk import args
 from kizuna.runtime.nk.base import Area, api
 from kizuna.runtime.shapes import Notification
@@ -60,3 +62,35 @@ class NotificationsNk(Area):
                 fields.text(n, "notification_id"))
         for uid, ids in by_user.items():
             await notifications.delete_notifications(self._domain.pool, uid, ids)
+
+    @api
+    async def notifications_get_id(self, user_id: str | None,
+                                   ids: Sequence[str]) -> list[Notification]:
+        """Stored notifications by id, oldest first (ids that match nothing are left out); with a
+        `user_id`, only that user's."""
+        uid = args.user_id(user_id) if user_id else None
+        found = await notifications.get_notifications(self._domain.pool, uid,
+                                                      args.strings(ids, "ids"))
+        return [cast(Notification, encode.notification(n, full=True)) for n in found]
+
+    @api
+    async def notifications_update(self, updates: Sequence[Mapping[str, Any]]) -> None:
+        """Change stored notifications, given as {"id", "subject", "content", "sender"}: a field
+        left out (or None) stays as it is; "sender" (or "sender_id") "" makes it the system's.
+        In one transaction; ids that match nothing are skipped; nothing is pushed again."""
+        batch = []
+        for u in args.items(updates, "updates"):
+            sender = u.get("sender", u.get("sender_id"))
+            if sender is not None and not isinstance(sender, str):
+                raise Error("sender: expected a user ID string.", Code.INVALID_ARGUMENT)
+            subject = u.get("subject")
+            if subject is not None and not isinstance(subject, str):
+                raise Error("subject: expected a string.", Code.INVALID_ARGUMENT)
+            content = u.get("content")
+            if content is not None and not isinstance(content, (Mapping, str)):
+                raise Error("content: expected a dict or JSON text.", Code.INVALID_ARGUMENT)
+            batch.append(notifications.NotificationUpdate(
+                id=u.get("id"), subject=subject,  # type: ignore[arg-type]  # checked in core
+                content=dict(content) if isinstance(content, Mapping) else content,
+                sender_id=sender))
+        await notifications.update_notifications(self._domain.pool, batch)

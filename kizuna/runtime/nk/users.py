@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from kizuna.core import accounts
+from kizuna.core import accounts, users
+from kizuna.errors import Code
+from kizuna.runtime.errors import Error
 from kizuna.runtime.nk import args
 from kizuna.runtime.nk.base import Area, api
 from kizuna.runtime.shapes import User
@@ -26,6 +28,18 @@ class UsersNk(Area):
     async def users_get_username(self, usernames: Sequence[str]) -> list[User]:
         """The users that exist among these usernames."""
         found = await accounts.get_users(self._domain, [], args.strings(usernames, "usernames"))
+        return [cast(User, encode.user(u, full=True)) for u in found]
+
+    @api
+    async def users_get_random(self, count: int) -> list[User]:
+        """Up to `count` (0-1000) users picked at random, as Nakama: those whose ids follow a
+        random one (wrapping around to the start when there are not enough); never the system user
+        or a disabled (banned) account."""
+        if isinstance(count, bool) or not isinstance(count, int) \
+                or not 0 <= count <= users.MAX_RANDOM_USERS:
+            raise Error(f"count must be 0-{users.MAX_RANDOM_USERS}.", Code.INVALID_ARGUMENT)
+        found = await users.random_users(self._domain.pool, count,
+                                         self._domain.sockets.is_online)
         return [cast(User, encode.user(u, full=True)) for u in found]
 
     @api

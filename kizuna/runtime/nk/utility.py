@@ -1,25 +1,113 @@
-"""nk calls that never wait (on `nk` only; they work in plain functions and coroutines alike):
-JSON, UUIDs, events and channel ids."""
+"""Utilities: the nk calls that never wait (`UtilityNk`, on `nk` only; they work in plain functions
+and coroutines alike: JSON, UUIDs, events, channel ids, JWTs, CRON, the node-local cache) and
+those that wait without the database (`OutboundNk`, an area of `nk.aio`: outbound HTTP requests,
+bcrypt in a worker thread)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import os
+import threading
+import time
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from kizuna.core import chat
+import aiohttp
+import bcrypt
+import jwt
+import yarl
+
+from kizuna.core import chat, schedule
+from kizuna.core.accounts import BCRYPT_ROUNDS
 from kizuna.core.streams import GROUP, Stream
 from kizuna.errors import Code, KizunaError
 from kizuna.runtime.errors import Error, from_kizuna
 from kizuna.runtime.nk import args
-from kizuna.runtime.nk.base import Host
+from kizuna.runtime.nk.base import Area, Host, api
+from kizuna.runtime.shapes import HttpResult
 from kizuna.wire import codec
+
+JWT_ALGORITHMS = ("HS256", "RS256")
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+BCRYPT_MAX_BYTES = 72  # bcrypt's limit: it ignores (and the bcrypt package refuses) the rest
+
+
+class LocalCache:
+    """The node-local cache of `nk.localcache_*`: any Python value by string key, each with an
+    optional expiry; used from worker threads and the event loop alike (one lock). Expired entries
+    are dropped when read, and swept when the cache has doubled since the last sweep."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Any, float | None]] = {}
+        self._lock = threading.Lock()
+        self._sweep_at = 1024
+
+    def get(self, key: str, default: Any) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return default
+            value, expires = found
+            if expires is not None and expires <= time.monotonic():
+                del self._items[key]
+                return default
+            return value
+
+    def put(self, key: str, value: Any, ttl: float) -> None:
+        expires = time.monotonic() + ttl if ttl > 0 else None
+        with self._lock:
+            self._items[key] = (value, expires)
+            if len(self._items) >= self._sweep_at:
+                now = time.monotonic()
+                self._items = {k: v for k, v in self._items.items()
+                               if v[1] is None or v[1] > now}
+                self._sweep_at = max(1024, 2 * len(self._items))
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _cache_key(key: Any, call: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise Error(f"{call}: key must be a non-empty string.", Code.INVALID_ARGUMENT)
+    return key
+
+
+def _unix_seconds(value: Any, call: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Error(f"{call}: timestamp must be a number of seconds since the Unix epoch.",
+                    Code.INVALID_ARGUMENT)
+    return math.floor(value)
+
+
+def _cron(expression: Any, call: str) -> schedule.Schedule:
+    if not isinstance(expression, str) or not expression.strip():
+        raise Error(f"{call}: expression must be a CRON expression.", Code.INVALID_ARGUMENT)
+    try:
+        return schedule.Schedule(expression)
+    except KizunaError:
+        raise Error(f"{call}: {expression!r} is not a valid CRON expression.",
+                    Code.INVALID_ARGUMENT) from None
+
+
+def _epoch(unix: int) -> datetime:
+    try:
+        return datetime.fromtimestamp(unix, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise Error(f"timestamp {unix} is out of range.", Code.INVALID_ARGUMENT) from None
 
 
 class UtilityNk:
     _rt: Host | None
+    _localcache: LocalCache
 
     def event(self, name: str, properties: Mapping[str, str] | None = None,
               timestamp: datetime | str | None = None, external: bool = False) -> None:
@@ -79,3 +167,176 @@ class UtilityNk:
         except KizunaError as exc:
             raise from_kizuna(exc) from None
         return chat.channel_id(stream)
+
+    # -- tokens and schedules ----------------------------------------------------------------------
+
+    @staticmethod
+    def jwt_generate(algorithm: str, signing_key: str, claims: Mapping[str, Any]) -> str:
+        """A signed JWT with these claims: "HS256" with a shared secret, or "RS256" with a PEM RSA
+        private key (needs the `cryptography` package)."""
+        if algorithm not in JWT_ALGORITHMS:
+            raise Error(f"jwt_generate: algorithm must be one of {', '.join(JWT_ALGORITHMS)}, "
+                        f"not {algorithm!r}.", Code.INVALID_ARGUMENT)
+        if not isinstance(signing_key, str) or not signing_key:
+            raise Error("jwt_generate: signing_key must be a non-empty string.",
+                        Code.INVALID_ARGUMENT)
+        if not isinstance(claims, Mapping) or not all(isinstance(k, str) for k in claims):
+            raise Error("jwt_generate: claims must be a dict with string keys.",
+                        Code.INVALID_ARGUMENT)
+        try:
+            return jwt.encode(dict(claims), signing_key, algorithm=algorithm)
+        except NotImplementedError:  # PyJWT without `cryptography`
+            raise Error("jwt_generate: RS256 needs the `cryptography` package on the server "
+                        "(pip install cryptography).", Code.UNIMPLEMENTED) from None
+        except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+            what = "a PEM RSA private key" if algorithm == "RS256" else "usable"
+            raise Error(f"jwt_generate: signing_key is not {what} ({exc}).",
+                        Code.INVALID_ARGUMENT) from None
+
+    @staticmethod
+    def cron_next(expression: str, timestamp: int) -> int:
+        """The first time the CRON expression matches strictly after `timestamp` (unix seconds in
+        and out, UTC; the expression is read as leaderboard reset schedules are). When it never
+        matches again, -62135596800 (Go's zero time, as Nakama)."""
+        cron = _cron(expression, "cron_next")
+        at = _epoch(_unix_seconds(timestamp, "cron_next"))
+        return math.floor(cron.next(at).timestamp())
+
+    @staticmethod
+    def cron_prev(expression: str, timestamp: int) -> int:
+        """The last time the CRON expression matched strictly before `timestamp` (unix seconds in
+        and out, UTC). When it never matched, -62135596800 (Go's zero time, as Nakama)."""
+        cron = _cron(expression, "cron_prev")
+        at = _epoch(_unix_seconds(timestamp, "cron_prev"))
+        return math.floor(cron.last(at).timestamp())
+
+    # -- the node-local cache ----------------------------------------------------------------------
+
+    @property
+    def _cache(self) -> LocalCache:
+        cache = vars(self).get("_localcache")
+        if cache is None:
+            cache = vars(self).setdefault("_localcache", LocalCache())
+        return cache
+
+    def localcache_get(self, key: str, default: Any = None) -> Any:
+        """The value cached under `key` on this node, or `default` (missing or expired)."""
+        return self._cache.get(_cache_key(key, "localcache_get"), default)
+
+    def localcache_put(self, key: str, value: Any, ttl: float = 0) -> None:
+        """Cache a value on this node (not shared with other nodes; gone at restart) for `ttl`
+        seconds (0: until deleted). The value is kept as is, not copied."""
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl >= 0 \
+                or not math.isfinite(ttl):
+            raise Error("localcache_put: ttl must be a number of seconds, 0 or more.",
+                        Code.INVALID_ARGUMENT)
+        self._cache.put(_cache_key(key, "localcache_put"), value, ttl)
+
+    def localcache_delete(self, key: str) -> None:
+        """Remove a key from this node's cache (nothing happens if it is not there)."""
+        self._cache.delete(_cache_key(key, "localcache_delete"))
+
+    def localcache_clear(self) -> None:
+        """Empty this node's cache."""
+        self._cache.clear()
+
+
+# -- nk.aio: outbound calls and hashing -------------------------------------------------------------
+
+
+def _shown(url: yarl.URL) -> str:
+    """A URL for an error message: without credentials or query (they may hold secrets)."""
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+def _password(value: Any, call: str, what: str = "password") -> bytes:
+    if not isinstance(value, str):
+        raise Error(f"{call}: {what} must be a string.", Code.INVALID_ARGUMENT)
+    return value.encode()
+
+
+class OutboundNk(Area):
+
+    @api
+    async def http_request(self, url: str, method: str, headers: Mapping[str, str] | None = None,
+                           body: str | bytes | None = None, timeout_ms: int = 5000,
+                           insecure: bool = False) -> HttpResult:
+        """Call an HTTP(S) service: {"code", "headers", "body"} (the status, the response headers
+        with repeated ones joined by ", ", the body as text). Redirects are followed; the call
+        fails with code 4 after `timeout_ms`, and is cancelled when the calling function's time is
+        up. `insecure` skips TLS certificate checks."""
+        if not isinstance(url, str):
+            raise Error("http_request: url must be a string.", Code.INVALID_ARGUMENT)
+        try:
+            target = yarl.URL(url)
+        except (ValueError, TypeError):
+            raise Error(f"http_request: invalid URL {url!r}.", Code.INVALID_ARGUMENT) from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise Error(f"http_request: the URL must be absolute, http:// or https:// "
+                        f"(got {url!r}).", Code.INVALID_ARGUMENT)
+        verb = method.upper() if isinstance(method, str) else ""
+        if verb not in HTTP_METHODS:
+            raise Error(f"http_request: method must be one of {', '.join(sorted(HTTP_METHODS))} "
+                        f"(got {method!r}).", Code.INVALID_ARGUMENT)
+        if headers is not None and (not isinstance(headers, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+            raise Error("http_request: headers must be a dict of strings.", Code.INVALID_ARGUMENT)
+        if body is not None and not isinstance(body, (str, bytes)):
+            raise Error("http_request: body must be a string or bytes.", Code.INVALID_ARGUMENT)
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+            raise Error("http_request: timeout_ms must be a positive integer.",
+                        Code.INVALID_ARGUMENT)
+        data = body.encode() if isinstance(body, str) else body
+        shown = f"{verb} {_shown(target)}"
+        # One session per call: it is closed when the call ends, whatever happens (the runtime
+        # has no stop hook here to close a shared one).
+        try:
+            async with aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=timeout_ms / 1000),
+                    connector=aiohttp.TCPConnector(ssl=not insecure)) as session, \
+                    session.request(verb, target, headers=dict(headers or {}),
+                                    data=data) as resp:
+                raw = await resp.read()
+                joined: dict[str, str] = {}
+                for key, value in resp.headers.items():
+                    name = str(key)  # an `istr`, which JSON encoders refuse
+                    joined[name] = f"{joined[name]}, {value}" if name in joined else str(value)
+                return {"code": resp.status, "headers": joined,
+                        "body": raw.decode("utf-8", "replace")}
+        except TimeoutError:
+            raise Error(f"http_request: {shown} timed out after {timeout_ms} ms.",
+                        Code.DEADLINE_EXCEEDED) from None
+        except aiohttp.InvalidURL:
+            raise Error(f"http_request: invalid URL {url!r}.", Code.INVALID_ARGUMENT) from None
+        except aiohttp.ClientConnectorError as exc:
+            err = exc.os_error
+            reason = (os.strerror(err.errno) if err.errno else str(err)) or type(err).__name__
+            raise Error(f"http_request: {shown} failed: cannot connect to "
+                        f"{exc.host}:{exc.port} ({reason}).", Code.UNAVAILABLE) from None
+        except aiohttp.ClientError as exc:
+            raise Error(f"http_request: {shown} failed: {exc or type(exc).__name__}.",
+                        Code.UNAVAILABLE) from None
+
+    @api
+    async def bcrypt_hash(self, password: str) -> str:
+        """A bcrypt hash of the password (cost 10, as Nakama), computed in a worker thread.
+        Passwords longer than 72 bytes are refused (bcrypt would ignore the rest)."""
+        raw = _password(password, "bcrypt_hash")
+        if len(raw) > BCRYPT_MAX_BYTES:
+            raise Error(f"bcrypt_hash: the password is longer than {BCRYPT_MAX_BYTES} bytes.",
+                        Code.INVALID_ARGUMENT)
+        hashed = await asyncio.to_thread(bcrypt.hashpw, raw, bcrypt.gensalt(BCRYPT_ROUNDS))
+        return hashed.decode()
+
+    @api
+    async def bcrypt_compare(self, hash: str, password: str) -> bool:
+        """Whether the password matches a bcrypt hash (checked in a worker thread)."""
+        hashed = _password(hash, "bcrypt_compare", "hash")
+        raw = _password(password, "bcrypt_compare")
+        if len(raw) > BCRYPT_MAX_BYTES:
+            return False  # bcrypt_hash never makes a hash of one
+        try:
+            return await asyncio.to_thread(bcrypt.checkpw, raw, hashed)
+        except ValueError:
+            raise Error("bcrypt_compare: hash is not a bcrypt hash.",
+                        Code.INVALID_ARGUMENT) from None
