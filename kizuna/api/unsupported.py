@@ -32,7 +32,7 @@ async def _query(request: web.Request) -> dict[str, Any]:
     return {k: request.query.getall(k) for k in request.query}
 
 
-_IAP = _refuse("In-app purchases")
+_IAP = _refuse("In-app purchases")  # the same messages as nk's (runtime/nk/purchases.py)
 _SUBSCRIPTIONS = _refuse("Subscriptions")
 
 ENDPOINTS: tuple[Endpoint, ...] = (

@@ -128,6 +128,29 @@ MODULE = textwrap.dedent('''
         return nk.channel_messages_list(nk.json_decode(payload)["channel_id"])
 
 
+    def multi(ctx, logger, nk, payload):
+        p = nk.json_decode(payload)
+        return nk.multi_update(p.get("accounts"), p.get("writes"), p.get("deletes"),
+                               p.get("wallets"), p.get("ledger", False))
+
+
+    def purchase(ctx, logger, nk, payload):
+        return nk.purchase_validate_apple(ctx.user_id, "receipt", True)
+
+
+    async def subscriptions(ctx, logger, nk, payload):
+        return await nk.aio.subscriptions_list(ctx.user_id, 10)
+
+
+    def state(ctx, logger, nk, payload):
+        p = nk.json_decode(payload)
+        account = nk.account_get_id(p["user_id"])
+        objects = nk.storage_read([{"collection": "multi", "key": p["key"],
+                                    "user_id": p["user_id"]}])
+        return {"display_name": account["user"]["display_name"], "wallet": account["wallet"],
+                "objects": [o["value"] for o in objects]}
+
+
     def init_module(ctx, logger, nk, initializer):
         for name, fn in list(globals().items()):
             if callable(fn) and name != "init_module" and not name.startswith("_"):
@@ -495,3 +518,45 @@ async def test_channel_message_update_and_remove_reach_the_channel(world: World)
     assert [m["content"] for m in listed["messages"]] == [{"u": 1}]
     await refused(world.api, "message_remove", {"channel_id": "nope", "message_id": "x"},
                   400, 3, "Invalid channel ID.")
+
+
+async def test_multi_update_applies_everything_or_nothing(world: World):
+    p = await world.player()
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    out = await ok(world.api, "multi", {
+        "accounts": [{"user_id": p.uid, "display_name": "Multi"}],
+        "writes": [{"collection": "multi", "key": key, "user_id": p.uid, "value": {"n": 1}}],
+        "wallets": [{"user_id": p.uid, "changeset": {"coins": 10}, "metadata": {"why": "m"}}],
+        "ledger": True})
+    assert [a["key"] for a in out["acks"]] == [key]
+    assert out["wallet_updates"] == [{"user_id": p.uid, "updated": {"coins": 10},
+                                      "previous": {}}]
+    assert await ok(world.api, "state", {"user_id": p.uid, "key": key}) == {
+        "display_name": "Multi", "wallet": {"coins": 10}, "objects": [{"n": 1}]}
+    # A wallet change that would go negative refuses the whole update: nothing changes.
+    status, body = await call(world.api, "multi", {
+        "accounts": [{"user_id": p.uid, "display_name": "Changed"}],
+        "writes": [{"collection": "multi", "key": key, "user_id": p.uid, "value": {"n": 2}}],
+        "wallets": [{"user_id": p.uid, "changeset": {"coins": -11}}]})
+    assert (status, body["code"]) == (400, 9), body
+    assert await ok(world.api, "state", {"user_id": p.uid, "key": key}) == {
+        "display_name": "Multi", "wallet": {"coins": 10}, "objects": [{"n": 1}]}
+    # So does a storage version conflict, after the account part had run.
+    status, body = await call(world.api, "multi", {
+        "accounts": [{"user_id": p.uid, "display_name": "Changed"}],
+        "writes": [{"collection": "multi", "key": key, "user_id": p.uid, "value": {"n": 3},
+                    "version": "*"}]})
+    assert status == 400, body
+    assert (await ok(world.api, "state", {"user_id": p.uid, "key": key}))["display_name"] == \
+        "Multi"
+    await refused(world.api, "multi", {"accounts": [{"user_id": p.uid, "colour": "red"}]},
+                  400, 3, "account_updates[0]: unknown field 'colour'.")
+
+
+async def test_purchases_and_subscriptions_answer_not_supported(world: World):
+    # Validating receipts needs the stores' servers: a clear code 12, never a pretend success.
+    await refused(world.api, "purchase", {}, 501, 12,
+                  "In-app purchases are not supported by this server yet.")
+    await refused(world.api, "subscriptions", {}, 501, 12,
+                  "Subscriptions are not supported by this server yet.")
+

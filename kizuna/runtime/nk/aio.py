@@ -8,7 +8,9 @@ from kizuna.runtime.nk.chat import ChatNk
 from kizuna.runtime.nk.friends import FriendsNk
 from kizuna.runtime.nk.groups import GroupsNk
 from kizuna.runtime.nk.leaderboards import LeaderboardsNk
+from kizuna.runtime.nk.multi import MultiNk
 from kizuna.runtime.nk.notifications import NotificationsNk
+from kizuna.runtime.nk.purchases import PurchasesNk
 from kizuna.runtime.nk.sessions import SessionsNk
 from kizuna.runtime.nk.storage import StorageNk
 from kizuna.runtime.nk.streams import StreamsNk
@@ -20,7 +22,7 @@ from kizuna.runtime.nk.wallet import WalletNk
 
 class AsyncNk(AccountsNk, UsersNk, AuthNk, SessionsNk, StorageNk, NotificationsNk, ChatNk,
               FriendsNk, GroupsNk, WalletNk, LeaderboardsNk, TournamentsNk, OutboundNk,
-              StreamsNk):
+              StreamsNk, MultiNk, PurchasesNk):
     """`nk.aio`: every nk call that waits for something, as a coroutine (for `async def`).
 
     A new area is a class of `@api` coroutine methods (see base.py) added to the bases here;

@@ -6,6 +6,7 @@ from typing import Any
 
 from kizuna.runtime.nk.aio import AsyncNk
 from kizuna.runtime.nk.base import Host
+from kizuna.runtime.nk.multi import MultiUpdateResult
 from kizuna.runtime.nk.utility import UtilityNk
 from kizuna.runtime.nk.wallet import WalletChange, WalletLedgerItem, WalletUpdateResult
 from kizuna.runtime.shapes import (
@@ -729,3 +730,50 @@ class Nk(UtilityNk):
         """Send any socket message to every session on a stream (or to `presences`): `envelope`
         is one message in Nakama's JSON shape, e.g. {"notifications": {"notifications": [...]}}.
         `reliable` is accepted for Nakama's signature (the socket is reliable)."""
+
+    def multi_update(
+        self,
+        account_updates: Sequence[Mapping[str, Any]] | None = None,
+        storage_writes: Sequence[Mapping[str, Any]] | None = None,
+        storage_deletes: Sequence[Mapping[str, Any]] | None = None,
+        wallet_updates: Sequence[Mapping[str, Any]] | None = None,
+        update_ledger: bool = False,
+    ) -> MultiUpdateResult:
+        """Account updates `{user_id, username, display_name, avatar_url, lang_tag, location,
+        timezone, metadata}`, storage writes and deletes (as `storage_write`/`storage_delete`
+        take them) and wallet updates `{user_id, changeset, metadata}`, all in one transaction:
+        every part is applied, or (on the first refusal, which is raised) none. Returns the
+        storage acks and the wallet results."""
+
+    def purchase_validate_apple(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def purchase_validate_google(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def purchase_validate_huawei(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def purchase_validate_facebook_instant(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def purchase_validate_samsung(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def purchase_get_by_transaction_id(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def purchases_list(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def subscription_validate_apple(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def subscription_validate_google(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def subscription_get_by_product_id(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
+
+    def subscriptions_list(self, *args: Any, **kwargs: Any) -> None:
+        """Not supported yet: raises Error(code 12)."""
