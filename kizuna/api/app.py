@@ -89,7 +89,8 @@ async def transport_middleware(request: web.Request, handler):
                     extra={"path": request.path, "error": str(exc)})
         resp = error_response(KizunaError(Code.UNAVAILABLE, SCHEMA_BEHIND))
     except (asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
-            asyncpg.OperatorInterventionError, ConnectionError) as exc:
+            asyncpg.OperatorInterventionError, asyncpg.TooManyConnectionsError,
+            ConnectionError) as exc:
         # The database connection was lost under the request (a terminated backend, a restart):
         # the pool reconnects for the next one. A fault, not a bug: one line, no traceback.
         log.error("database connection lost", extra={"path": request.path,

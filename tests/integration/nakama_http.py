@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -197,3 +198,36 @@ async def poll(check, timeout: float = 30.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+class Rpc:
+    """RPC functions called with the HTTP key (as a game's backend calls them): `call` gives
+    (status, decoded result) or (status, error body); `ok` the result of a call that must succeed;
+    `refused` checks an error exactly."""
+
+    def __init__(self, http_key: str) -> None:
+        self.http_key = http_key
+
+    async def call(self, api: Api, name: str, payload: Any) -> tuple[int, Any]:
+        r = await api.call("POST", f"/v2/rpc/{name}", data=json.dumps(json.dumps(payload)),
+                           params={"http_key": self.http_key})
+        if r.status == 200:
+            body = r.json.get("payload")
+            return 200, json.loads(body) if body else None
+        return r.status, r.json
+
+    async def ok(self, api: Api, name: str, payload: Any) -> Any:
+        status, out = await self.call(api, name, payload)
+        assert status == 200, out
+        return out
+
+    async def refused(self, api: Api, name: str, payload: Any, status: int, code: int,
+                      message: str) -> None:
+        assert await self.call(api, name, payload) == (
+            status, {"error": message, "message": message, "code": code})
+
+
+async def device_player(api: Api) -> tuple[str, str, str]:
+    """A new user signed in with a fresh device id: (token, id, username)."""
+    s = await api.login("device", {"id": f"dev-{uuid.uuid4()}"})
+    c = claims(s["token"])
+    return s["token"], c["uid"], c["usn"]

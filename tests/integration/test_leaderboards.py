@@ -22,7 +22,15 @@ import aiohttp
 import pytest
 
 from tests.conftest import ServerProcess, server_on_fresh_database, start_server, write_modules
-from tests.integration.nakama_http import Api, assert_error, assert_ok, claims, poll, sql
+from tests.integration.nakama_http import (
+    Api,
+    Rpc,
+    assert_error,
+    assert_ok,
+    device_player,
+    poll,
+    sql,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -122,18 +130,8 @@ async def api(lb_server: ServerProcess):
         yield Api(lb_server.url, http)
 
 
-async def player(api: Api) -> tuple[str, str, str]:
-    """A new user: (token, id, username)."""
-    s = await api.login("device", {"id": f"dev-{uuid.uuid4()}"})
-    c = claims(s["token"])
-    return s["token"], c["uid"], c["usn"]
-
-
-async def rpc(api: Api, name: str, payload: Any) -> Any:
-    r = await api.call("POST", f"/v2/rpc/{name}", data=json.dumps(json.dumps(payload)),
-                       params={"http_key": HTTP_KEY})
-    assert r.status == 200, r
-    return json.loads(r.json["payload"]) if r.json.get("payload") else None
+player = device_player
+rpc = Rpc(HTTP_KEY).ok
 
 
 async def write(api: Api, token: str, board: str, score: Any, subscore: Any = None,

@@ -16,7 +16,6 @@ import textwrap
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import bcrypt
@@ -25,7 +24,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import ServerProcess, server_on_fresh_database, write_modules
-from tests.integration.nakama_http import Api, sql
+from tests.integration.nakama_http import Rpc, sql
 from tests.integration.test_realtime import World
 
 HTTP_KEY = "utilhttpkey"
@@ -216,25 +215,8 @@ async def target() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def call(api: Api, name: str, payload: Any) -> tuple[int, Any]:
-    """An RPC with the HTTP key: (status, decoded result) or (status, error body)."""
-    r = await api.call("POST", f"/v2/rpc/{name}", data=json.dumps(json.dumps(payload)),
-                       params={"http_key": HTTP_KEY})
-    if r.status == 200:
-        payload = r.json.get("payload")
-        return 200, json.loads(payload) if payload else None
-    return r.status, r.json
-
-
-async def ok(api: Api, name: str, payload: Any) -> Any:
-    status, out = await call(api, name, payload)
-    assert status == 200, out
-    return out
-
-
-async def refused(api: Api, name: str, payload: Any, status: int, code: int, message: str):
-    assert await call(api, name, payload) == (
-        status, {"error": message, "message": message, "code": code})
+_rpc = Rpc(HTTP_KEY)
+call, ok, refused = _rpc.call, _rpc.ok, _rpc.refused
 
 
 def free_port() -> int:

@@ -13,13 +13,12 @@ import re
 import textwrap
 import uuid
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.conftest import ServerProcess, server_on_fresh_database, write_modules
-from tests.integration.nakama_http import Api, assert_ok, claims, sql
+from tests.integration.nakama_http import Api, Rpc, assert_ok, claims, sql
 
 HTTP_KEY = "wallethttpkey"
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6})?Z$")
@@ -91,24 +90,8 @@ async def player(api: Api) -> tuple[str, str]:
     return s["token"], claims(s["token"])["uid"]
 
 
-async def call(api: Api, name: str, payload: Any) -> tuple[int, Any]:
-    """An RPC with the HTTP key: (status, decoded result) or (status, error body)."""
-    r = await api.call("POST", f"/v2/rpc/{name}", data=json.dumps(json.dumps(payload)),
-                       params={"http_key": HTTP_KEY})
-    if r.status == 200:
-        return 200, json.loads(r.json["payload"])
-    return r.status, r.json
-
-
-async def ok(api: Api, name: str, payload: Any) -> Any:
-    status, out = await call(api, name, payload)
-    assert status == 200, out
-    return out
-
-
-async def refused(api: Api, name: str, payload: Any, status: int, code: int, message: str):
-    assert await call(api, name, payload) == (
-        status, {"error": message, "message": message, "code": code})
+_rpc = Rpc(HTTP_KEY)
+call, ok, refused = _rpc.call, _rpc.ok, _rpc.refused
 
 
 async def account_wallet(api: Api, token: str) -> dict[str, int]:

@@ -72,6 +72,9 @@ def api(fn: Callable[Concatenate[A, P], Awaitable[T]]
             raise from_kizuna(exc) from None
         except asyncpg.ForeignKeyViolationError:
             raise Error("User account not found.", Code.NOT_FOUND) from None
+        except asyncpg.TooManyConnectionsError:
+            raise Error(f"{name}: the database has no connection to spare (max_connections); "
+                        "try again.", Code.UNAVAILABLE) from None
         except asyncpg.UndefinedTableError:
             raise Error(f"{name}: not available until the database is migrated to this release "
                         "(kizuna migrate up).", Code.UNAVAILABLE) from None
