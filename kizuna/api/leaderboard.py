@@ -100,9 +100,10 @@ async def parse_around(request: web.Request) -> dict[str, Any]:
             "expiry": fields.query_int(q, "expiry", INVALID_EXPIRY, bits=64)}
 
 
-def around_args(req: dict[str, Any]) -> tuple[str, int]:
-    """The owner and limit of an around-owner request."""
-    limit = paging.limit(fields.optional_integer(req, "limit", bits=32), 1, lb.AROUND_OWNER_MAX)
+def around_args(req: dict[str, Any], default: int = 1) -> tuple[str, int]:
+    """The owner and limit (`default` when absent) of an around-owner request."""
+    limit = paging.limit(fields.optional_integer(req, "limit", bits=32), default,
+                         lb.AROUND_OWNER_MAX)
     owner = fields.text(req, "owner_id")
     if not owner:
         raise invalid(lb.NO_OWNER)

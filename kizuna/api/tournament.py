@@ -120,12 +120,8 @@ async def parse_around(request: web.Request) -> dict[str, Any]:
 
 async def around(call: Call, req: dict[str, Any]) -> dict[str, Any]:
     tid = _id(req, tn.INVALID_ID)
-    limit = paging.limit(fields.optional_integer(req, "limit", bits=32), tn.AROUND_DEFAULT,
-                         tn.LIST_MAX)
-    owner = fields.text(req, "owner_id")
-    if not owner:
-        raise invalid(lb.NO_OWNER)
-    page = await tn.around_owner(call.domain, tid, lb.owner_uuid(owner, lb.INVALID_OWNER), limit,
+    owner, limit = board_api.around_args(req, tn.AROUND_DEFAULT)
+    page = await tn.around_owner(call.domain, tid, owner, limit,
                                  fields.text(req, "cursor") or None, board_api.expiry(req))
     return encode.leaderboard_record_list(page)
 

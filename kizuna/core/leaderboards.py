@@ -144,10 +144,8 @@ class Board:
         if self.is_tournament:
             value = tuple(cron.tournament_deadlines(self.start_time, self.end_time,
                                                     self.duration, self.schedule, now))
-        elif self.schedule is not None:
-            value = (0, 0, int(self.schedule.next(now).timestamp()))
         else:
-            value = (0, 0, 0)
+            value = (0, 0, cron.leaderboard_expiry(self.schedule, now))
         # Valid from this second until the next boundary of the period (at most a minute).
         bounds = (*value, self.start_time, self.end_time)
         until = min([t for t in bounds if t > unix] + [int(unix) + 60])
@@ -160,13 +158,10 @@ class Board:
 
     def api(self, now: datetime | None = None) -> Leaderboard:
         now = now or datetime.now(UTC)
-        prev_reset = next_reset = 0
-        if self.schedule is not None:
-            next_reset = int(self.schedule.next(now).timestamp())
-            if self.create_time <= now:
-                prev_reset = int(self.schedule.last(now).timestamp())
+        prev_reset = cron.prev_reset(self.schedule, int(self.create_time.timestamp()), now)
         return Leaderboard(self.id, self.sort_order, API_OPERATOR[self.operator], prev_reset,
-                           next_reset, self.metadata, self.create_time, self.authoritative)
+                           cron.next_reset(self.schedule, now), self.metadata, self.create_time,
+                           self.authoritative)
 
 
 def board_from_row(row: asyncpg.Record) -> Board:
@@ -318,12 +313,13 @@ class Leaderboards:
             board_id, expiry, owner, score, subscore = rest.rsplit("|", 4)
             board = self.boards.get(board_id)
             if board is not None and board.enable_ranks:
-                self._put(board, int(expiry), owner, int(score), int(subscore))
+                self.put(board, int(expiry), owner, int(score), int(subscore))
         elif kind == "d":
             board_id, expiry, owner = rest.rsplit("|", 2)
             self.ranks.drop(board_id, int(expiry), owner)
 
-    def _put(self, board: Board, expiry: int, owner: str, score: int, subscore: int) -> int:
+    def put(self, board: Board, expiry: int, owner: str, score: int, subscore: int) -> int:
+        """A record now holds these values: place it in its period's rank table; its rank."""
         if expiry and expiry <= time.time():
             return 0
         return self.ranks.ensure(board.id, expiry, board.descending).put(owner, score, subscore)
@@ -692,7 +688,7 @@ async def write_record(domain: Domain, board_id_: str, owner_id: str, username: 
             raise KizunaError(Code.ABORTED, "The record changed during the write; try again.")
         rank = lbs.ranks.rank(board.id, expiry, owner_id) if board.enable_ranks else 0
     else:
-        rank = (lbs._put(board, expiry, owner_id, row["score"], row["subscore"])
+        rank = (lbs.put(board, expiry, owner_id, row["score"], row["subscore"])
                 if board.enable_ranks else 0)
     return record_from_row(row, board.id, expiry, rank)
 

@@ -163,9 +163,8 @@ class Schedule:
         """The start of the period holding `at`: the second holding `at` when a reset falls on it,
         else `last(at)` (the rule calculateTournamentDeadlines applies once a tournament started).
         """
-        second = _floor(at)
-        if self.next(second - timedelta(seconds=1)) == second:
-            return second
+        if self.is_reset(at):
+            return _floor(at)
         return self.last(at)
 
     def is_reset(self, at: datetime) -> bool:

@@ -298,7 +298,7 @@ async def join(domain: Domain, tournament_id: str, owner_id: str, username: str 
             if not room:
                 raise invalid(FULL_JOIN)  # rolls the join back
     if joined and board.enable_ranks:
-        domain.leaderboards._put(board, expiry, owner_id, 0, 0)
+        domain.leaderboards.put(board, expiry, owner_id, 0, 0)
 
 
 async def write_record(domain: Domain, tournament_id: str, owner_id: str, username: str | None,
@@ -340,7 +340,7 @@ async def write_record(domain: Domain, tournament_id: str, owner_id: str, userna
                     "RETURNING true", board.id)
                 if not room:
                     raise _precondition(FULL_WRITE)
-    rank = (lbs._put(board, expiry, owner_id, row["score"], row["subscore"])
+    rank = (lbs.put(board, expiry, owner_id, row["score"], row["subscore"])
             if board.enable_ranks else 0)
     return lb.record_from_row(row, board.id, expiry, rank)
 
