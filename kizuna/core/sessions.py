@@ -299,28 +299,36 @@ class SessionStore:
         if not token and not refresh_token:
             await self.revoke_user(user_id)
             return
-        tids: list[str] = []
+        expiries: dict[str, int] = {}
         if token:
             s = self.tokens.verify(token)
             if s is None or s.user_id != user_id:
                 raise KizunaError(Code.INVALID_ARGUMENT, "Session token invalid.")
-            tids.append(s.token_id)
+            expiries[s.token_id] = max(expiries.get(s.token_id, 0), s.expires_at)
         if refresh_token:
             s = self.tokens.verify_refresh(refresh_token)
             if s is None or s.user_id != user_id:
                 raise KizunaError(Code.INVALID_ARGUMENT, "Refresh token invalid.")
-            tids.append(s.token_id)
+            expiries[s.token_id] = max(expiries.get(s.token_id, 0), s.expires_at)
         # A session and its refresh token share one token id: revoking it ends both.
-        await self.revoke(user_id, sorted(set(tids)))
+        await self.revoke(user_id, expiries)
 
-    async def revoke(self, user_id: str, token_ids: list[str]) -> None:
-        if not token_ids:
+    async def revoke(self, user_id: str, expiries: dict[str, int]) -> None:
+        """Revoke the sessions whose token ids are given, with the expiry of the tokens shown.
+        A session with no record (a token Nakama issued before a move to Kizuna, signed with the
+        same key) gets one, revoked, so it stays revoked until its token expires."""
+        if not expiries:
             return
+        tids = sorted(expiries)
         rows = await self.pool.fetch(
-            "UPDATE user_session SET revoke_time = clock_timestamp() "
-            "WHERE user_id = $1 AND token_id = ANY($2::uuid[]) AND revoke_time IS NULL "
+            "INSERT INTO user_session (token_id, user_id, expire_time, revoke_time) "
+            "SELECT t.tid, $1, to_timestamp(t.exp), clock_timestamp() "
+            "FROM unnest($2::uuid[], $3::bigint[]) AS t(tid, exp) "
+            "ON CONFLICT (token_id) DO UPDATE SET revoke_time = clock_timestamp(), "
+            "expire_time = GREATEST(user_session.expire_time, EXCLUDED.expire_time) "
+            "WHERE user_session.user_id = $1 AND user_session.revoke_time IS NULL "
             "RETURNING token_id::text AS tid, extract(epoch FROM expire_time) AS exp",
-            user_id, token_ids)
+            user_id, tids, [expiries[t] for t in tids])
         await self._publish(rows)
 
     async def revoke_user(self, user_id: str, keep: str | None = None) -> None:
