@@ -220,8 +220,8 @@ def _print(result: Any) -> None:
             for why, n in t.skipped.items():
                 out.print(f"      [yellow]{n} skipped: {escape(why)}[/]")
             if t.replaced:
-                out.print(f"      {t.replaced} Kizuna row(s) replaced by source rows that now hold "
-                          f"their unique values")
+                out.print(f"      {t.replaced} row(s) gave up a unique value (a username, an "
+                          f"email ...) that another player now holds in Nakama")
             _columns_notes(t)
     if result.not_carried:
         out.print("not carried over:")

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -168,6 +168,17 @@ class Plan:
     foreign_keys: list[tuple[tuple[str, ...], str, tuple[str, ...]]]
     dropped_columns: list[str]   # in Nakama's table, not in Kizuna's
     defaulted_columns: list[str]  # in Kizuna's table, not in this Nakama's (older release)
+    target_columns: dict[str, Column] = field(default_factory=dict)
+
+    def movable(self, key: tuple[str, ...]) -> Column | None:
+        """A unique key of one text column (a username, an email, a group name): a target row
+        that holds a value a source row now has can give it up instead of being deleted."""
+        if len(key) != 1:
+            return None
+        col = self.target_columns.get(key[0])
+        if col is None or not (col.type.startswith("character varying") or col.type == "text"):
+            return None
+        return col
 
     @property
     def name(self) -> str:
@@ -264,7 +275,7 @@ async def plan_table(source: asyncpg.Connection, target: asyncpg.Connection, spe
                 f"this Nakama database has no column {spec.name}.{name}, which Kizuna needs",
                 "Upgrade Nakama to 3.x's latest release first (its migrations add it).")
     return Plan(spec, columns, exprs, types, [u for u in unique if u != spec.identity], fks,
-                [c for c in src if c not in dst], defaulted)
+                [c for c in src if c not in dst], defaulted, dst)
 
 
 # -- the source ----------------------------------------------------------------------------------
@@ -419,7 +430,8 @@ class NakamaImport:
                  before_change: Callable[[], Awaitable[str | None]] | None = None,
                  version: str = "") -> None:
         self.src = source
-        self.dst = target
+        self.no_target = target is None  # a dry run before Kizuna's database exists
+        self.dst = cast(asyncpg.Connection, target)
         self.addr = source_addr
         self.merge = merge
         self.dry_run = dry_run
@@ -431,12 +443,12 @@ class NakamaImport:
     async def run(self) -> Result:
         started = time.monotonic()
         await self.src.execute("SET TIME ZONE 'UTC'")
-        if self.dst is not None:
+        if not self.no_target:
             await self.dst.execute("SET TIME ZONE 'UTC'")
         async with self.src.transaction(isolation="repeatable_read", readonly=True):
             source = await check_source(self.src, self.addr)
             not_carried = await self._not_carried()
-            if self.dst is None:  # a dry run before Kizuna's database exists
+            if self.no_target:
                 results = [TableResult(spec.name, spec.what) for spec in TABLES]
                 for res in results:
                     res.source_rows = await self.src.fetchval(
@@ -618,6 +630,16 @@ class NakamaImport:
                     if gone:
                         why = f"another row in Kizuna has the same ({', '.join(key)})"
                         res.skipped[why] = res.skipped.get(why, 0) + gone
+                elif (col := plan.movable(key)) is not None:
+                    # The row keeps its other data (and its children): it gives the value up,
+                    # and gets its own from the source in this run, or is deleted at the end of
+                    # a catch-up when the source no longer has it.
+                    ids = " || '/' || ".join(f"t.{_ident(c)}::text" for c in ident)
+                    value = "NULL" if not col.not_null else f"'~kz-import-' || md5({ids})"
+                    res.replaced += await self.dst.fetchval(
+                        f"WITH d AS (UPDATE {name} t SET {_ident(col.name)} = {value} "
+                        f"FROM {stage} s WHERE {same} AND ({differs}) RETURNING 1) "
+                        f"SELECT count(*) FROM d")
                 else:
                     res.replaced += await self.dst.fetchval(
                         f"WITH d AS (DELETE FROM {name} t USING {stage} s WHERE {same} AND "
