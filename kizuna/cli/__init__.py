@@ -24,7 +24,8 @@ import sys
 
 import click
 
-from kizuna.cli import backup, migrate, server, upgrade
+from kizuna.cli import backup, config_cmd, import_cmd, migrate, server, upgrade
+from kizuna.cli import db as db_group
 from kizuna.cli.common import EXIT_USAGE, document_config, err
 from kizuna.version import full_version
 
@@ -38,7 +39,8 @@ def cli() -> None:
 
 
 for _command in (server.server, server.check, server.healthcheck, migrate.migrate,
-                 backup.backup, backup.restore, upgrade.upgrade):
+                 backup.backup, backup.restore, upgrade.upgrade, db_group.db,
+                 import_cmd.import_group, config_cmd.config):
     cli.add_command(_command)
     document_config(_command)
 del _command

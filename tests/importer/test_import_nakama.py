@@ -265,3 +265,21 @@ def test_unknown_or_foreign_sources_are_refused(nakama: NakamaSource, db_name: s
     assert r.returncode == 1 and "cannot read the Nakama database" in r.stderr
     assert "Traceback" not in r.stderr
     assert not database_exists(db_name)
+
+
+def test_rows_the_source_broke_are_skipped_and_reported(nakama: NakamaSource, db_address: str,
+                                                        tmp_path: Path) -> None:
+    # A device whose account is gone (a source whose foreign key was dropped by hand): Kizuna's
+    # key refuses it; the table is loaded again checking each row, and the row is reported.
+    nakama.sql("ALTER TABLE user_device DROP CONSTRAINT user_device_user_id_fkey",
+               f"INSERT INTO user_device (id, user_id) VALUES ('orphan-device', '{uuid.uuid4()}')")
+    doc = imp_json(nakama, db_address, tmp_path=tmp_path, ok=False)
+    got = tables(doc)
+    assert got["user_device"]["skipped"] == {"its users row (user_id) is not in Kizuna": 1}
+    assert got["user_device"]["verified"] is False
+    assert got["user_device"]["target_rows"] == got["user_device"]["source_rows"] - 1
+    assert all(t["verified"] for name, t in got.items() if name != "user_device")
+    text = imp(nakama, db_address, tmp_path=tmp_path)
+    assert text.returncode == 1
+    assert "1 skipped: its users row (user_id) is not in Kizuna" in text.stdout
+    assert "verification failed for user_device" in text.stdout

@@ -1,0 +1,1 @@
+"""Moving a game from Nakama to Kizuna."""
