@@ -729,8 +729,21 @@ class NakamaImport:
                         f"WITH d AS (DELETE FROM {name} t USING {stage} s WHERE {same} AND "
                         f"({differs}) RETURNING 1) SELECT count(*) FROM d")
             conflict = ", ".join(_ident(c) for c in ident)
+            kept = 0
             if self.merge:
                 action = "DO NOTHING"
+                # Rows Kizuna already has under the same identity, with other contents: kept as
+                # Kizuna has them, and reported (a device id another account holds, ...).
+                on = " AND ".join(f"t.{_ident(c)} = s.{_ident(c)}" for c in ident)
+                tcols = ", ".join(f"t.{_ident(c)}" for c in plan.columns)
+                scols = ", ".join(f"s.{_ident(c)}" for c in plan.columns)
+                system = f" AND t.id <> '{NIL}'" if plan.name == "users" else ""
+                kept = await self.dst.fetchval(
+                    f"SELECT count(*) FROM {stage} s JOIN {name} t ON {on} "
+                    f"WHERE ({tcols}) IS DISTINCT FROM ({scols}){system}")
+                if kept:
+                    why = "already in Kizuna with other contents (Kizuna's kept)"
+                    res.skipped[why] = res.skipped.get(why, 0) + kept
             else:
                 others = [c for c in plan.columns if c not in ident]
                 sets = ", ".join(f"{_ident(c)} = EXCLUDED.{_ident(c)}" for c in others)
@@ -746,7 +759,7 @@ class NakamaImport:
             staged = await self.dst.fetchval(f"SELECT count(*) FROM {stage}")
             res.inserted += counts["ins"]
             res.updated += counts["upd"]
-            res.unchanged += staged - counts["ins"] - counts["upd"]
+            res.unchanged += staged - counts["ins"] - counts["upd"] - kept
             if track:
                 idc = ", ".join(_ident(c) for c in ident)
                 await self.dst.execute(f"INSERT INTO kz_import_seen_{plan.name} ({idc}) "

@@ -218,6 +218,10 @@ def test_other_data_is_refused_unless_merge(nakama: NakamaSource, db_address: st
     target_fetch(db_address,
                  f"INSERT INTO storage (collection, key, user_id, value, version) "
                  f"VALUES ('saves', 'slot1', '{own}', '{{\"mine\": true}}', 'k1')")
+    # ... and holds the device id Nakama's bob uses.
+    bob = nakama.expected.user("bob")
+    target_fetch(db_address, f"INSERT INTO user_device (id, user_id) "
+                             f"VALUES ('{bob.devices[0]}', '{own}')")
 
     refused = imp(nakama, db_address, tmp_path=tmp_path)
     assert refused.returncode == 1
@@ -234,14 +238,16 @@ def test_other_data_is_refused_unless_merge(nakama: NakamaSource, db_address: st
     assert list(got["users"]["skipped"].values()) == [1]
     assert "(username)" in next(iter(got["users"]["skipped"]))
     alice = nakama.expected.user("alice")
-    skipped_devices = sum(got["user_device"]["skipped"].values())
-    assert skipped_devices == len(alice.devices)
+    assert got["user_device"]["skipped"] == {
+        "its users row (user_id) is not in Kizuna": len(alice.devices),
+        "already in Kizuna with other contents (Kizuna's kept)": 1}
     rows = target_fetch(db_address, "SELECT id::text FROM users WHERE username = 'alice'")
     assert [r["id"] for r in rows] == [own], "Kizuna's own alice is kept"
     assert target_fetch(db_address, "SELECT value::text FROM storage WHERE user_id = $1",
                         own)[0][0] == '{"mine": true}'
-    bob = nakama.expected.user("bob")
     assert target_fetch(db_address, "SELECT username FROM users WHERE id = $1", bob.id)[0][0] == "bob"
+    assert target_fetch(db_address, "SELECT user_id::text FROM user_device WHERE id = $1",
+                        bob.devices[0])[0][0] == own
 
 
 def test_unknown_or_foreign_sources_are_refused(nakama: NakamaSource, db_name: str,
