@@ -9,6 +9,7 @@ import os
 import shlex
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -140,7 +141,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         runner = AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=CANCEL_WAIT_SEC)
         await runner.setup()
-        site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port)
+        site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port,
+                           ssl_context=_tls_context(cfg))
         try:
             await site.start()
         except OSError as exc:
@@ -311,6 +313,22 @@ def _arm_watchdog(deadline: float) -> None:
     timer = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
     timer.daemon = True
     timer.start()
+
+
+def _tls_context(cfg: Config) -> ssl.SSLContext | None:
+    """TLS on the node's port when `socket.ssl_certificate` and `socket.ssl_private_key` name
+    PEM files (as Nakama): HTTP and the socket (`wss://`) both go over it."""
+    if not cfg.socket.ssl_certificate:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cfg.socket.ssl_certificate, cfg.socket.ssl_private_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(
+            f"cannot load socket.ssl_certificate {cfg.socket.ssl_certificate} with "
+            f"socket.ssl_private_key {cfg.socket.ssl_private_key}: "
+            f"{getattr(exc, 'strerror', None) or exc}") from None
+    return context
 
 
 async def _wait_for_signal() -> None:

@@ -121,10 +121,6 @@ _NOT_YET: dict[str, str] = {
     "matchmaker": "kept, but Kizuna has no matchmaker yet",
     "party": "kept, but Kizuna has no parties yet",
     "session.single_party": "kept, but Kizuna has no parties yet",
-    "socket.ssl_certificate": "kept, but Kizuna does not terminate TLS yet: it serves plain HTTP "
-                              "on socket.port; put a TLS proxy or load balancer in front of it",
-    "socket.ssl_private_key": "kept, but Kizuna does not terminate TLS yet: it serves plain HTTP "
-                              "on socket.port; put a TLS proxy or load balancer in front of it",
 }
 
 _RUNTIME_PATH = ("kept: Kizuna runs the Python server modules (*.py files and packages) of this "
