@@ -336,7 +336,7 @@ def parse_bool(text: str) -> bool | None:
     return None
 
 
-def _coerce(spec: KeySpec, value: Any, source: str) -> Any:
+def coerce(spec: KeySpec, value: Any, source: str) -> Any:
     """Turn a value from YAML (typed) or from text (flags, env) into the key's type."""
     where = f"{spec.key} ({source})"
     t = spec.type
@@ -584,7 +584,7 @@ def load(
                 unknown.append(_newer_key_warning(key, source))
                 return
             raise _unknown(key, source)
-        value = _coerce(spec, raw, source)
+        value = coerce(spec, raw, source)
         if append and spec.type is list and key in appended:
             values[key] = values[key] + value
         else:

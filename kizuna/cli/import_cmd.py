@@ -128,7 +128,17 @@ def nakama(ctx: click.Context, source: str, dry_run: bool, merge: bool, no_backu
         finally:
             await src.close()
 
-    result = run_with_engine(ctx, opts, not dry_run, body)
+    try:
+        result = run_with_engine(ctx, opts, not dry_run, body)
+    except KeyboardInterrupt:
+        msg = ("interrupted: Nakama's database was not changed; in Kizuna's, the tables loaded "
+               "so far are kept (a table being loaded into an empty database is rolled back "
+               "whole). Run the same command again to finish: it picks up as a catch-up")
+        if as_json:
+            emit_json({"ok": False, "error": msg})
+        else:
+            err.print(f"[red]kizuna import: {escape(msg)}[/]")
+        sys.exit(130)
     if as_json:
         emit_json({"ok": result.verified, **result.to_json()})
     else:

@@ -483,6 +483,8 @@ class NakamaImport:
                         f"SELECT count(*) FROM {_ident(res.name)}")
                 result.seconds = time.monotonic() - started
                 return result
+            self.say(f"counting and digesting Nakama's {len(plans)} tables in the snapshot "
+                     f"(taken {source.snapshot_time:%H:%M:%S} UTC)")
             for plan, res in zip(plans, results, strict=True):
                 res.source_rows, digest = await self._source_digest(plan)
                 res.source_digest = _hex(digest)
@@ -505,6 +507,7 @@ class NakamaImport:
             except BaseException:
                 await self._finish(run_id, "failed", result)
                 raise
+        self.say("verifying: counting and digesting Kizuna's copy")
         for plan, res in zip(plans, results, strict=True):
             await self._verify(plan, res, mode)
         result.seconds = time.monotonic() - started

@@ -257,7 +257,7 @@ def _check(spec: KeySpec, value: Any) -> Any:
     choices; ConfigError (its message without the key) otherwise."""
     try:
         # The loader's own coercion: a value is kept exactly when `kizuna server` takes it.
-        coerced = config_mod._coerce(spec, value, "")
+        coerced = config_mod.coerce(spec, value, "")
     except ConfigError as exc:
         raise ConfigError(str(exc).partition("): ")[2] or str(exc)) from None
     lo, hi = spec.meta.get("min"), spec.meta.get("max")
