@@ -67,14 +67,17 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def setup(level: str = "info", fmt: str = "json", stdout: bool = True, file: str = "") -> None:
+def setup(level: str = "info", fmt: str = "json", stdout: bool = True, file: str = "",
+          stderr: bool = False) -> None:
+    """Log to stdout (the server, as Nakama), to stderr (`stderr`: commands, whose stdout is
+    their answer), and/or to a file."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
     formatter: logging.Formatter = (
         TextFormatter() if fmt == "text" else JsonFormatter(stackdriver=fmt == "stackdriver"))
-    if stdout:
-        h = logging.StreamHandler(sys.stdout)
+    if stdout or stderr:
+        h = logging.StreamHandler(sys.stderr if stderr else sys.stdout)
         h.setFormatter(formatter)
         root.addHandler(h)
     if file:

@@ -3,8 +3,9 @@
 It says, for this release: the schema head; the window of schemas a node of this release can
 serve on (oldest) and tolerates (newest) while a rolling upgrade mixes releases; the releases
 it can upgrade from directly and the required stops (releases that cannot be skipped); the
-phase of every migration (expand, backfill, contract) and the release that added it; and the
-client SDK versions tested. CHANGELOG.md's "Upgrade" parts are checked against it by the tests.
+phase of every migration (expand, backfill, contract) and the release that added it; the
+client SDK versions tested; and the PostgreSQL engines: the embedded one's wheel, pinned range and
+majors, and the external majors supported. CHANGELOG.md's "Upgrade" parts are checked against it by the tests.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class Manifest:
     migrations: tuple[dict[str, str], ...]
     releases: tuple[dict[str, Any], ...]
     clients_tested: dict[str, list[str]]
+    # The PostgreSQL engines: `embedded` (the wheel, its pinned range, the majors it runs and the
+    # one a new data directory gets) and `external` (the majors supported and tested).
+    postgresql: dict[str, Any]
 
     def phase_of(self, mid: str) -> str | None:
         for m in self.migrations:
@@ -50,6 +54,7 @@ class Manifest:
             "upgrade_from": list(self.upgrade_from), "required_stops": list(self.required_stops),
             "rolling_upgrade": self.rolling_upgrade, "migrations": list(self.migrations),
             "releases": list(self.releases), "clients_tested": self.clients_tested,
+            "postgresql": self.postgresql,
         }
 
 
@@ -68,4 +73,5 @@ def manifest() -> Manifest:
         rolling_upgrade=doc.get("rolling_upgrade", {}),
         migrations=tuple(doc["migrations"]), releases=tuple(doc.get("releases", [])),
         clients_tested=doc.get("clients_tested", {}),
+        postgresql=doc["postgresql"],
     )

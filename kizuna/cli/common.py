@@ -153,7 +153,7 @@ def run_with_engine(ctx: click.Context, opts: dict[str, Any], create: bool,
     `auto_backup`: back up before the schema changes, unless `--no-backup` was given.
     A migration or database error ends the command with exit code 1."""
     cfg, _ = load_config(ctx.args)
-    logs.setup("warn", "text")
+    logs.setup("warn", "text", stderr=True)
     import asyncpg
 
     from kizuna.db import embedded
@@ -206,8 +206,9 @@ def run_with_engine(ctx: click.Context, opts: dict[str, Any], create: bool,
             print(orjson.dumps({"ok": False, "error": msg, "hint": hint or None,
                                 **getattr(exc, "data", {})}, option=orjson.OPT_INDENT_2).decode())
         else:
-            in_migrate = ctx.parent is not None and ctx.parent.info_name == "migrate"
-            err.print(f"[red]kizuna {'migrate' if in_migrate else ctx.info_name}: {escape(msg)}[/]")
+            group = ctx.parent.info_name if ctx.parent is not None else None
+            name = group if group in ("migrate", "import") else ctx.info_name
+            err.print(f"[red]kizuna {name}: {escape(msg)}[/]")
             if hint:
                 err.print(escape(hint))
         sys.exit(EXIT_FAILURE)

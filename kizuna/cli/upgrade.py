@@ -1,10 +1,12 @@
 """`kizuna upgrade plan`: what upgrading a database to this release involves (the path through
 required stops, the migrations and their locks, whether old nodes keep serving, whether a
-rolling upgrade is possible, whether a downgrade is lossless, the backup `migrate up` will take),
-changing nothing. Exits 3 when the upgrade is blocked (`blocked:`)."""
+rolling upgrade is possible, whether a downgrade is lossless, the backup `migrate up` will take,
+whether the PostgreSQL engine needs or can have a major upgrade), changing nothing. Exits 3 when
+the upgrade is blocked (`blocked:`)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -44,10 +46,43 @@ def upgrade_plan(ctx: click.Context, **opts: Any) -> None:
     from kizuna.release import manifest
 
     cfg, _ = load_config(ctx.args)
+    embedded_info = None
+    if cfg.embedded_database:
+        from kizuna.db import embedded
+
+        try:
+            embedded_info = embedded.inspect(cfg.data_dir)
+        except embedded.EmbeddedError as exc:
+            embedded_info = {"upgrade": "required", "why": f"{exc.message}. {exc.hint}".strip()}
+        if embedded_info["upgrade"] == "required":
+            # This release cannot start the data directory: say so without trying.
+            doc = {"database": f"embedded PostgreSQL in {cfg.data_dir}",
+                   "release": manifest().release, "target_schema": manifest().schema_head,
+                   "state": "engine upgrade required",
+                   "engine": ops.embedded_engine(embedded_info),
+                   "blocked_by": f"engine upgrade required: {embedded_info['why']}"}
+            if opts["as_json"]:
+                emit_json({"ok": True, **doc})
+            else:
+                _print_upgrade_plan(doc)
+            sys.exit(EXIT_BLOCKED)
 
     async def body(engine, migrations, addr):
-        return await ops.plan(engine, manifest(), database=addr.display(),
-                              backup_dir=cfg.backup.dir)
+        server_conn = None
+        if engine is None and embedded_info is None:
+            # No database yet: the server's version still decides the engine line.
+            from kizuna.db.connect import DatabaseUnavailable, connect
+
+            with contextlib.suppress(DatabaseUnavailable):
+                server_conn = await connect(addr.with_database("postgres"),
+                                            application_name="kizuna upgrade plan")
+        try:
+            return await ops.plan(engine, manifest(), database=addr.display(),
+                                  backup_dir=cfg.backup.dir, embedded_info=embedded_info,
+                                  server_conn=server_conn)
+        finally:
+            if server_conn is not None:
+                await server_conn.close()
     doc = run_with_engine(ctx, opts, False, body)
     if opts["as_json"]:
         emit_json({"ok": True, **doc})
@@ -63,6 +98,17 @@ def _print_upgrade_plan(doc: dict) -> None:
               f"(schema {escape(doc['target_schema'])})")
     out.print(f"state: {doc['state']}; current schema {escape(str(doc.get('current_schema')))}; "
               f"applied by release(s) {', '.join(doc.get('running_releases') or []) or 'none'}")
+    engine = doc.get("engine")
+    if engine:
+        style = {"required": "red", "available": "yellow"}.get(engine["upgrade"], "green")
+        what = (f"embedded PostgreSQL {engine.get('major') or '(new)'}" if engine["kind"] == "embedded"
+                else f"PostgreSQL {engine.get('version') or engine.get('major') or '?'}")
+        line = f"engine: {what}; engine upgrade [{style}]{engine['upgrade']}[/]"
+        if engine.get("to"):
+            line += f" (to PostgreSQL {engine['to']}: `{engine['command']}`)"
+        out.print(f"{line} — {escape(str(engine.get('why') or ''))}")
+        if engine.get("interrupted_note"):
+            out.print(f"[yellow]{escape(engine['interrupted_note'])}[/]")
     if doc.get("blocked_by"):
         out.print(f"[red]blocked: {escape(doc['blocked_by'])}[/]")
         return

@@ -60,7 +60,7 @@ async def snapshot(conn: asyncpg.Connection) -> dict[str, Any]:
         FROM pg_constraint c
         JOIN pg_class t ON t.oid = c.conrelid
         JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = current_schema()
+        WHERE n.nspname = current_schema() AND c.contype <> 'n'
         """):
         if r["table"] in tables:
             tables[r["table"]]["constraints"][r["name"]] = r["def"]
@@ -101,6 +101,9 @@ def diff(expected: dict[str, Any], live: dict[str, Any]) -> list[str]:
             continue
         for part, label in (("columns", "column"), ("indexes", "index"), ("constraints", "constraint")):
             e, lv = et[name].get(part, {}), lt[name].get(part, {})
+            if part == "constraints":  # NOT NULL as a constraint (PostgreSQL 18): columns say it
+                e = {k: v for k, v in e.items() if not v.startswith("NOT NULL ")}
+                lv = {k: v for k, v in lv.items() if not v.startswith("NOT NULL ")}
             for item in sorted(set(e) | set(lv)):
                 if item not in lv:
                     out.append(f"{label} {name}.{item} is missing (expected: {e[item]})")

@@ -6,7 +6,8 @@ stops), which migrations will run and what each locks or rewrites (with table si
 nodes of the running release can keep serving during the upgrade, whether a rolling upgrade is
 possible (the release manifest's `rolling_upgrade`, which CHANGELOG.md's Upgrade part repeats,
 narrowed by what this database's pending migrations allow), whether going back down is
-lossless, and the backup that `migrate up` will take first.
+lossless, the backup that `migrate up` will take first, and whether the PostgreSQL engine itself
+needs (or can have) a major upgrade (`engine`).
 """
 
 from __future__ import annotations
@@ -25,19 +26,88 @@ def _version_key(v: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in v.replace("-", ".").split("."))
 
 
+def embedded_engine(embedded_info: dict[str, Any]) -> dict[str, Any]:
+    """The engine part of the plan for the embedded database: what `kizuna.db.embedded.inspect`
+    read from the data directory (its PG_VERSION against the majors this release runs)."""
+    doc = {"kind": "embedded", "major": embedded_info.get("major"),
+           "engines": embedded_info.get("engines"),
+           "default_major": embedded_info.get("default_major"),
+           "upgrade": embedded_info.get("upgrade"), "why": embedded_info.get("why")}
+    if embedded_info.get("to"):
+        doc["to"] = embedded_info["to"]
+        doc["command"] = "kizuna db upgrade"
+    marker = embedded_info.get("upgrade_marker")
+    if marker:
+        # Read before the plan started the database; that start recovered from it.
+        doc["interrupted_upgrade"] = marker
+        to, phase = marker.get("to"), marker.get("phase")
+        if phase == "swap" and doc["major"] == to:
+            doc["interrupted_note"] = (
+                f"an engine upgrade to PostgreSQL {to} was interrupted after its swap: it is "
+                f"complete")
+        else:
+            doc["interrupted_note"] = (
+                f"an engine upgrade to PostgreSQL {to} was interrupted (phase {phase}); the "
+                f"PostgreSQL {doc['major']} directory was never changed and serves again (the "
+                f"start of the database for this plan cleaned up after it): run "
+                f"`kizuna db upgrade` again")
+    return doc
+
+
+async def engine_section(conn: Any, manifest: Manifest,
+                         embedded_info: dict[str, Any] | None) -> dict[str, Any]:
+    """The PostgreSQL engine part of the plan: whether an engine upgrade is available or required.
+    Embedded: `embedded_engine`. External: the server's version against the majors the release
+    manifest supports."""
+    if embedded_info is not None:
+        return embedded_engine(embedded_info)
+    external = manifest.postgresql["external"]
+    supported = [int(m) for m in external["supported_majors"]]
+    doc: dict[str, Any] = {"kind": "external", "supported_majors": supported}
+    if conn is None:
+        doc.update(major=None, upgrade="unknown", why="the server could not be asked")
+        return doc
+    major = int(await conn.fetchval("SHOW server_version_num")) // 10000
+    doc.update(major=major, version=await conn.fetchval("SHOW server_version"))
+    names = ", ".join(map(str, supported))
+    if major < int(external["minimum_major"]):
+        doc.update(upgrade="required", why=(
+            f"PostgreSQL {major} is older than this release supports ({names}): upgrade the "
+            f"server first (docs/upgrading.md, \"Upgrading PostgreSQL itself\")"))
+    elif major not in supported:
+        doc.update(upgrade="none", why=(
+            f"PostgreSQL {major} is not among the majors tested with this release ({names})"))
+    else:
+        newer = [m for m in supported if m > major]
+        doc.update(upgrade="available" if newer else "none", why=(
+            f"PostgreSQL {major} is supported" + (
+                f"; newer supported: {', '.join(map(str, newer))} (optional, and independent of the "
+                f"Kizuna upgrade: docs/upgrading.md, \"Upgrading PostgreSQL itself\")"
+                if newer else "")))
+    return doc
+
+
 async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
-               backup_dir: str) -> dict[str, Any]:
+               backup_dir: str, embedded_info: dict[str, Any] | None = None,
+               server_conn: Any = None) -> dict[str, Any]:
+    """The plan. `server_conn`: a connection to the same server, for its version when the
+    database does not exist yet (`engine` None)."""
     migrations = engine.migrations if engine else []
     applied = await journal.read(engine.conn) if engine else {}
     status = compute_status(migrations, applied) if engine else None
     doc: dict[str, Any] = {
         "database": database, "release": manifest.release, "target_schema": manifest.schema_head,
         "clients_tested": manifest.clients_tested,
+        "engine": await engine_section(engine.conn if engine else server_conn, manifest,
+                                       embedded_info),
     }
+    if doc["engine"]["upgrade"] == "required":
+        doc["blocked_by"] = f"engine upgrade required: {doc['engine']['why']}"
     if engine is None or not applied:
         doc.update({
             "state": "fresh install", "current_schema": None, "running_releases": [],
-            "path": [manifest.release], "required_stops": [], "blocked_by": None,
+            "path": [manifest.release], "required_stops": [],
+            "blocked_by": doc.get("blocked_by"),
             "pending": [m.id for m in migrations] if migrations else [
                 m["id"] for m in manifest.migrations],
             "steps": [], "old_nodes_can_serve": {"answer": True, "why": "no node serves this database yet"},
@@ -75,7 +145,7 @@ async def plan(engine: Engine | None, manifest: Manifest, *, database: str,
     doc["path"] = path
     doc["required_stops"] = between
     doc["blocked_by"] = (f"release {between[0]} is a required stop: upgrade to it (and let its "
-                         f"migrations finish) before this release") if between else None
+                         f"migrations finish) before this release") if between else doc.get("blocked_by")
 
     steps, stats = await engine.plan("up", check=True)
     doc["state"] = "up to date" if not steps else "upgrade pending"
