@@ -198,24 +198,16 @@ def _print_verification(doc: dict[str, Any]) -> None:
 
 async def _backup(addr: Any, cfg: Any, say: Any) -> str | None:
     """The automatic backup before an engine upgrade (as `migrate up` takes one)."""
-    from pathlib import Path
-
     from kizuna.db.connect import connect
     from kizuna.migrate import loader
     from kizuna.ops import backup as ops
 
-    known = [m.id for m in loader.load()]
     conn = await connect(addr, application_name="kizuna db upgrade")
     try:
-        head = await ops.schema_head(conn, known)
-        Path(cfg.backup.dir).mkdir(parents=True, exist_ok=True)
-        path = ops.auto_path(cfg.backup.dir, head, "engine")
-        say(f"backing up the database before the engine upgrade to {path}")
-        summary = await ops.backup(conn, path, kizuna_version=__version__, known_migrations=known)
-        say(f"backup done: {summary.tables} tables, {summary.rows} rows in {summary.seconds:.1f}s")
-        for old in ops.prune(cfg.backup.dir, cfg.backup.retention):
-            say(f"removed old automatic backup {old.name} (backup.retention {cfg.backup.retention})")
-        return str(path)
+        return await ops.auto_backup(
+            conn, directory=cfg.backup.dir, retention=cfg.backup.retention,
+            known=[m.id for m in loader.load()], version=__version__, reason="engine",
+            what="the engine upgrade", say=say)
     finally:
         await conn.close()
 

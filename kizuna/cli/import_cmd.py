@@ -183,20 +183,12 @@ def _fail_unless(problem: tuple[str, str] | None, as_json: bool) -> None:
 
 async def _backup(conn: Any, migrations: Any, cfg: Any, say: Any) -> str:
     """Kizuna's usual automatic backup, before the import changes a database that holds data."""
-    from pathlib import Path
-
     from kizuna.ops import backup as ops
 
-    known = [m.id for m in migrations]
-    head = await ops.schema_head(conn, known)
-    Path(cfg.backup.dir).mkdir(parents=True, exist_ok=True)
-    path = ops.auto_path(cfg.backup.dir, head, "import")
-    say(f"backing up Kizuna's database before the import to {path} (skip with --no-backup)")
-    summary = await ops.backup(conn, path, kizuna_version=__version__, known_migrations=known)
-    say(f"backup done: {summary.tables} tables, {summary.rows} rows in {summary.seconds:.1f}s")
-    for old in ops.prune(cfg.backup.dir, cfg.backup.retention):
-        say(f"removed old automatic backup {old.name} (backup.retention {cfg.backup.retention})")
-    return str(path)
+    return await ops.auto_backup(
+        conn, directory=cfg.backup.dir, retention=cfg.backup.retention,
+        known=[m.id for m in migrations], version=__version__, reason="import",
+        what="the import", say=say)
 
 
 def _print(result: Any) -> None:

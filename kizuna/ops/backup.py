@@ -757,6 +757,29 @@ async def backup_pointless(conn: asyncpg.Connection, direction: str, targets: li
     return None
 
 
+async def auto_backup(conn: asyncpg.Connection, *, directory: str, retention: int,
+                      known: list[str], version: str, reason: str, what: str,
+                      say: Callable[[str], None]) -> str:
+    """Kizuna's automatic backup before a change (`migrate up`/`down`, an engine upgrade, an
+    import): an archive named `kizuna-auto-<time>-<schema>-<reason>.kzb` in `directory`, then
+    the older automatic backups beyond `retention` removed. `what` names the change for the
+    operator ("up", "the engine upgrade"). Returns the archive's path."""
+    head = await schema_head(conn, known)
+    path = auto_path(directory, head, reason)  # `backup` creates the directory, or says why not
+    say(f"backing up the database before {what} to {path} (skip with --no-backup)")
+    try:
+        summary = await backup(conn, path, kizuna_version=version, known_migrations=known)
+    except BackupError as exc:
+        raise BackupError(f"{exc.message} (the automatic backup before {what})",
+                          "Free some space or set backup.dir, or pass --no-backup.") from None
+    say(f"backup done: {summary.tables} tables, {summary.rows} rows, "
+        f"{_human(summary.bytes_file)} in {summary.seconds:.1f}s")
+    for old in prune(directory, retention):
+        say(f"removed old automatic backup {old.name} (backup.retention {retention}; the "
+            f"newest backup of each schema is always kept)")
+    return str(path)
+
+
 def auto_backup_hook(conn: asyncpg.Connection, *, directory: str, retention: int,
                      migrations: list[Any], version: str,
                      say: Callable[[str], None]) -> Callable[[str, list[Any]], Any]:
@@ -766,18 +789,6 @@ def auto_backup_hook(conn: asyncpg.Connection, *, directory: str, retention: int
     async def hook(direction: str, targets: list[Any]) -> str | None:
         if await backup_pointless(conn, direction, targets, version):
             return None  # the run changes nothing; the refusal that follows says why
-        head = await schema_head(conn, known)
-        path = auto_path(directory, head, direction)
-        say(f"backing up the database before {direction} to {path} (skip with --no-backup)")
-        try:
-            summary = await backup(conn, path, kizuna_version=version, known_migrations=known)
-        except BackupError as exc:
-            raise BackupError(f"{exc.message} (the automatic backup before {direction})",
-                              "Free some space or set backup.dir, or pass --no-backup.") from None
-        say(f"backup done: {summary.tables} tables, {summary.rows} rows, "
-            f"{_human(summary.bytes_file)} in {summary.seconds:.1f}s")
-        for old in prune(directory, retention):
-            say(f"removed old automatic backup {old.name} (backup.retention {retention}; the "
-                f"newest backup of each schema is always kept)")
-        return str(path)
+        return await auto_backup(conn, directory=directory, retention=retention, known=known,
+                                 version=version, reason=direction, what=direction, say=say)
     return hook
