@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiohttp import web
@@ -36,13 +36,17 @@ from kizuna.migrate import guard, loader
 from kizuna.migrate.errors import MigrateError
 from kizuna.migrate.executor import open_connection
 from kizuna.migrate.report import LogReporter
+from kizuna.ops.backup import schema_head
 from kizuna.ops.migrator import build_engine
 from kizuna.ops.nodes import Registry
 from kizuna.realtime.service import RealtimeService
 from kizuna.release import manifest
 from kizuna.runtime.service import LoadFailed
 from kizuna.services import Lifecycle, build
-from kizuna.version import __version__, full_version
+from kizuna.version import __version__, commit, full_version
+
+if TYPE_CHECKING:
+    from kizuna.metrics.node import NodeMetrics
 
 log = logging.getLogger("kizuna")
 
@@ -83,6 +87,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     started = time.monotonic()
     for w in cfg.warnings:
         log.warning(w)
+    metrics = _metrics(cfg)
     log.info("Node", extra={"node": cfg.name, "version": full_version(),
                             "runtime": f"python {sys.version.split()[0]}", "cpu": os.cpu_count()})
     try:
@@ -103,7 +108,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     except MigrateError as exc:
         raise StartupError(f"migration failed: {exc}") from None
 
-    services = build(cfg, pool, dev=dev, served_methods=served_methods())
+    services = build(cfg, pool, dev=dev, served_methods=served_methods(), metrics=metrics)
     sessions, realtime, runtime = services.sessions, services.realtime, services.runtime
     lifecycle = services.lifecycle
     runner: web.AppRunner | None = None
@@ -126,6 +131,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             raise StartupError(result.message)
         for warning in result.warnings:
             log.warning(warning)
+        if metrics is not None:
+            _watch_build(metrics, pool, result.schema_version)
         await sessions.start()
         await registry.start()
         await realtime.start()
@@ -136,6 +143,14 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             raise StartupError(str(exc)) from None
         app = build_app(services)
         app.middlewares.insert(0, inflight.middleware)
+        if metrics is not None:  # outermost: it sees the status the client gets
+            app.middlewares.insert(0, metrics.api_middleware())
+            try:
+                await metrics.start()
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot listen on metrics.prometheus_port {metrics.port}: "
+                    f"{exc.strerror or exc}") from None
         # aiohttp's own wait for in-flight requests only runs after `_stop` has waited for them
         # up to the deadline: it is kept short, as it applies twice (before and after cancelling).
         runner = AppRunner(app, access_log=None, handle_signals=False,
@@ -165,7 +180,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             deadline = time.monotonic() + stop_budget(cfg)
         await _stop(deadline, _cut_time(deadline, stop_budget(cfg)), lifecycle=lifecycle, runtime=runtime,
                     leaderboards=services.domain.leaderboards, realtime=realtime, runner=runner,
-                    inflight=inflight, sessions=sessions, registry=registry, pool=pool)
+                    inflight=inflight, sessions=sessions, registry=registry, pool=pool,
+                    metrics=metrics)
     log.info("Shutdown complete")
     return 0
 
@@ -274,7 +290,8 @@ async def _drain(cfg: Config, lifecycle: Lifecycle, registry: Registry,
 
 async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: Any, leaderboards: Any,
                 realtime: RealtimeService, runner: web.AppRunner | None, inflight: InFlight,
-                sessions: Any, registry: Registry, pool: asyncpg.Pool) -> None:
+                sessions: Any, registry: Registry, pool: asyncpg.Pool,
+                metrics: NodeMetrics | None = None) -> None:
     """Everything after the drain, within `deadline`: the listener closes, the shutdown functions
     run, sockets close with 1001 and in-flight requests finish until the cut; what still runs then
     is logged and cancelled, and the connections, the registry row and the pool close."""
@@ -297,6 +314,36 @@ async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: A
     await _bounded("the node registry", registry.stop(), end)
     if not await _bounded("the database pool", pool.close(), end):
         pool.terminate()
+    if metrics is not None:  # last: a scrape shows the drain until the end
+        await _bounded("the metrics listener", metrics.stop(), deadline)
+
+
+def _metrics(cfg: Config) -> NodeMetrics | None:
+    """The node's metrics when `metrics.prometheus_port` is set (prometheus-client is imported
+    only then)."""
+    if not cfg.metrics.prometheus_port:
+        return None
+    from kizuna.metrics.node import NodeMetrics
+
+    return NodeMetrics(cfg)
+
+
+def _watch_build(metrics: NodeMetrics, pool: asyncpg.Pool, schema: str | None) -> None:
+    """`kizuna_build_info{version,commit,schema}` = 1. The schema is read again before each
+    scrape (as GET /kizuna/version reads it): another node's `migrate up` changes it while this
+    one runs, and a dashboard of a rolling upgrade shows both."""
+    known = [m.id for m in loader.load()]
+    current = {"schema": schema or ""}
+
+    async def refresh() -> None:
+        async with pool.acquire() as conn:
+            current["schema"] = await schema_head(conn, known) or ""
+
+    metrics.on_scrape.append(refresh)
+    metrics.gauge("build_info", "1, labelled with the release this node runs (version, commit) "
+                  "and the database schema head it sees (the last applied migration).",
+                  lambda: {(__version__, commit(), current["schema"]): 1},
+                  labels=("version", "commit", "schema"))
 
 
 def _arm_watchdog(deadline: float) -> None:

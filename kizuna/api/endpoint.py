@@ -102,6 +102,7 @@ def add(app: web.Application, e: Endpoint) -> None:
         return out
 
     handler.__name__ = e.method
+    handler.nakama_method = e.method  # type: ignore[attr-defined]  # the metrics label
     app.router.add_route(e.http_method, e.path, handler)
 
 

@@ -111,6 +111,10 @@ async def rpc(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps({"payload": result}), content_type="application/json")
 
 
+# The API method RPCs are timed under in the node's metrics (api.proto's RpcFunc).
+rpc.nakama_method = "RpcFunc"  # type: ignore[attr-defined]
+
+
 def register(app: web.Application) -> None:
     app.router.add_route("GET", "/v2/rpc/{id:.*}", rpc)
     app.router.add_route("POST", "/v2/rpc/{id:.*}", rpc)

@@ -7,8 +7,8 @@ a word out. What happens to a key of the Nakama file:
 - kept: a key Kizuna has under the same name (kizuna.config.KEYS) is copied when its value is one
   Kizuna takes (the loader's own coercion, range and choice checks), otherwise left out with the
   reason, so Kizuna's default applies. A few are kept with a note: Kizuna accepts them but does
-  not act on them in this release (`_NOT_YET`: no console, metrics, authoritative matches,
-  matchmaker, parties or TLS yet), or their meaning is narrower (runtime.path holds Python
+  not act on them in this release (`_NOT_YET`: no console, authoritative matches,
+  matchmaker or parties yet; metrics.reporting_freq_sec), or their meaning is narrower (runtime.path holds Python
   modules);
 - translated: the same meaning in another shape. `database.address`: Nakama connects to the
   first address of its list only, and so does Kizuna, so the others are left out. Kizuna keeps
@@ -84,9 +84,10 @@ _NAKAMA_ONLY: dict[str, str] = {
     "limit": "an option of `nakama migrate`, not a server setting",
     **{f"logger.{k}": _LOG_ROTATION
        for k in ("rotation", "max_size", "max_age", "max_backups", "local_time", "compress")},
-    "metrics.prefix": "Kizuna's metrics take no name prefix (metrics.namespace only)",
-    "metrics.custom_prefix": "Kizuna's metrics take no name prefix (metrics.namespace only)",
-    "metrics.custom_scope_limit": "Kizuna has no custom runtime metrics",
+    "metrics.prefix": "Kizuna's metrics are named kizuna_* (metrics.namespace is a label)",
+    "metrics.custom_prefix": "server modules' metrics are named kizuna_custom_*",
+    "metrics.custom_scope_limit": "Kizuna bounds server modules' metrics itself (200 names, "
+                                  "1,000 tag combinations per name)",
     "metrics.stackdriver_projectid": "Kizuna has no Stackdriver export",
     **{f"runtime.{k}": f"Nakama's deprecated name of runtime.lua_{k}: {_LUA}"
        for k in ("min_count", "max_count", "call_stack_size", "registry_size",
@@ -115,8 +116,8 @@ _FOREIGN: dict[str, str] = {
 # feature comes), with a note. Remove an entry when its feature lands.
 _NOT_YET: dict[str, str] = {
     "console": "kept, but Kizuna has no console yet: nothing listens on console.port",
-    "metrics": "kept, but Kizuna exports no metrics yet: nothing listens on "
-               "metrics.prometheus_port",
+    "metrics.reporting_freq_sec": "kept, but it has no effect: Kizuna's metrics are pulled by "
+                                  "Prometheus from metrics.prometheus_port",
     "match": "kept, but Kizuna has no authoritative matches yet (relayed matches only)",
     "matchmaker": "kept, but Kizuna has no matchmaker yet",
     "party": "kept, but Kizuna has no parties yet",

@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from typing import Any
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 from kizuna.core.domain import Domain
 from kizuna.core.notifications import CODE_SINGLE_SOCKET, NewNotification
@@ -52,6 +53,9 @@ from kizuna.realtime.status import StatusRegistry
 from kizuna.realtime.tracker import LocalTracker, Presence, Tracker
 from kizuna.wire import encode
 from kizuna.wire.types import ChannelMessage, Notification
+
+if TYPE_CHECKING:
+    from kizuna.metrics.node import NodeMetrics
 
 log = logging.getLogger("kizuna.realtime")
 
@@ -79,6 +83,9 @@ class RealtimeService:
         handlers.install(self)
         self._keepalive: asyncio.Task | None = None
         self.stopping = False
+        # The node's metrics (kizuna/metrics/node.py), set by the builder when
+        # metrics.prometheus_port is set; None costs the dispatcher one test per message.
+        self.metrics: NodeMetrics | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -145,12 +152,17 @@ class RealtimeService:
         before any presence event the handler caused (the tracker sends those on the next turn of
         the event loop): nothing is awaited between the handler's return and the reply.
         """
+        metrics = self.metrics
+        started = perf_counter() if metrics is not None else 0.0
         try:
             cid, kind, message = envelope.decode(raw)
         except EnvelopeError as exc:
             session.send(envelope.error(exc.cid, exc.code, exc.message))
+            if metrics is not None:
+                metrics.socket_message("invalid", exc.code.name, perf_counter() - started)
             return
         handler = self.handlers.get(kind)
+        code = "OK"
         try:
             if handler is None:
                 raise RealtimeError(ErrorCode.UNRECOGNIZED_PAYLOAD, UNRECOGNIZED)
@@ -170,16 +182,21 @@ class RealtimeService:
                 await hooks.after(session, None if reply is None else reply[1],  # type: ignore[index]
                                   message)
         except KizunaError as exc:
+            code = exc.code.name
             session.send(envelope.error(cid, envelope.socket_error(exc), exc.message))
         except RealtimeError as exc:
+            code = exc.code.name
             session.send(envelope.error(cid if exc.reply else None, exc.code, exc.message,
                                         exc.context))
         except asyncio.CancelledError:
             raise
         except Exception:
+            code = ErrorCode.RUNTIME_EXCEPTION.name
             log.exception("realtime handler failed", extra={"kind": kind, "sid": session.id,
                                                             "uid": session.user_id})
             session.send(envelope.error(cid, ErrorCode.RUNTIME_EXCEPTION, "Internal server error"))
+        if metrics is not None:
+            metrics.socket_message(kind, code, perf_counter() - started)
 
     # -- the domain's Sockets (kizuna.core.delivery), all through the Router ---------------------
 
@@ -214,6 +231,8 @@ class RealtimeService:
     def token_revoked(self, token_id: str) -> None:
         """A session token was revoked (logout, ban, account deletion, single session, on any
         node): close the sockets opened with it."""
+        if self.metrics is not None:
+            self.metrics.revocations.inc()
         self.router.close_token(token_id, 1000, "session revoked")
 
     # -- streams (nk.stream_*, kizuna/core/streams.py) -------------------------------------------
@@ -273,6 +292,18 @@ class RealtimeService:
     def stream_envelope(self, stream: Stream, kind: str, body: dict[str, Any],
                         to: list[PresenceId] | None) -> None:
         self._send(stream, envelope.push(kind, body), to)
+
+    # -- read by the node's metrics when Prometheus scrapes ---------------------------------------
+
+    def outbound_backlog(self) -> tuple[int, int]:
+        """(frames waiting in sockets' outgoing queues, sockets with such a backlog)."""
+        frames = sockets = 0
+        for s in self.registry:
+            n = s.backlog
+            if n:
+                frames += n
+                sockets += 1
+        return frames, sockets
 
     # -- keepalive -------------------------------------------------------------------------------
 

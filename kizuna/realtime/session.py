@@ -109,6 +109,12 @@ class Session:
 
     # -- writing -----------------------------------------------------------------------------
 
+    @property
+    def backlog(self) -> int:
+        """Frames waiting in the outgoing queue (the peer reads slower than the node sends)."""
+        queue = self._queue
+        return len(queue) if queue else 0
+
     def send(self, data: bytes) -> bool:
         """Queue one encoded envelope for the peer. False if the session is (now) closed."""
         if self.closed:

@@ -93,6 +93,10 @@ class Tracker(Protocol):
     def count_modes(self, session_id: str, modes: frozenset[int]) -> int:
         """How many streams of these modes a session is on (for the per-socket limits)."""
 
+    def count_by_mode(self) -> dict[int, int]:
+        """How many presences (hidden ones included) this node tracks per stream mode (for
+        metrics: kept up to date as presences come and go, so reading it costs no scan)."""
+
 
 _EMPTY: dict[str, Presence] = {}
 _EMPTY_STREAMS: dict[Stream, Presence] = {}
@@ -105,6 +109,7 @@ class LocalTracker:
         self.node = node
         self._by_stream: dict[Stream, dict[str, Presence]] = {}
         self._by_session: dict[str, dict[Stream, Presence]] = {}
+        self._per_mode: dict[int, int] = {}
         self._listeners: dict[int, list[Listener]] = {}
         self._events: list[tuple[Presence, bool]] = []  # (presence, is_join)
         self._flush_handle: asyncio.Handle | None = None
@@ -163,13 +168,18 @@ class LocalTracker:
             self.untrack(session_id, stream)
 
     def _add(self, p: Presence) -> None:
-        self._by_stream.setdefault(p.stream, {})[p.session_id] = p
+        members = self._by_stream.setdefault(p.stream, {})
+        if p.session_id not in members:
+            mode = p.stream.mode
+            self._per_mode[mode] = self._per_mode.get(mode, 0) + 1
+        members[p.session_id] = p
         self._by_session.setdefault(p.session_id, {})[p.stream] = p
 
     def _remove(self, p: Presence) -> None:
         members = self._by_stream.get(p.stream)
         if members is not None:
-            members.pop(p.session_id, None)
+            if members.pop(p.session_id, None) is not None:
+                self._per_mode[p.stream.mode] -= 1
             if not members:
                 del self._by_stream[p.stream]
         mine = self._by_session.get(p.session_id)
@@ -224,6 +234,9 @@ class LocalTracker:
 
     def count_modes(self, session_id: str, modes: frozenset[int]) -> int:
         return sum(1 for s in self._by_session.get(session_id, _EMPTY_STREAMS) if s.mode in modes)
+
+    def count_by_mode(self) -> dict[int, int]:
+        return {mode: n for mode, n in self._per_mode.items() if n}
 
     def streams_of(self, session_id: str) -> builtins.list[Stream]:
         return [*self._by_session.get(session_id, {})]

@@ -25,11 +25,14 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kizuna.errors import Code, KizunaError
 from kizuna.runtime.errors import Error, NkUnavailable, to_kizuna
 from kizuna.runtime.registry import Function
+
+if TYPE_CHECKING:
+    from kizuna.metrics.node import NodeMetrics
 
 log = logging.getLogger("kizuna.runtime")
 
@@ -106,14 +109,20 @@ def _run(deadline: float, fn: Any, args: tuple) -> Any:
 
 
 class Invoker:
-    def __init__(self, pool: WorkerPool, timeout: float) -> None:
+    def __init__(self, pool: WorkerPool, timeout: float,
+                 metrics: NodeMetrics | None = None) -> None:
         self.pool = pool
         self.timeout = timeout
+        self.metrics = metrics
 
     async def call(self, f: Function, *args: Any, timeout: float | None = None) -> Any:
-        """Run `f(*args)`; its result, or KizunaError."""
+        """Run `f(*args)`; its result, or KizunaError. With node metrics, each call is timed and
+        its failures counted per function (kizuna/metrics/node.py)."""
         limit = self.timeout if timeout is None else timeout
         started = time.monotonic()
+        metrics = self.metrics
+        clock = time.perf_counter() if metrics is not None else 0.0
+        error: Code | None = None
         try:
             if f.is_async:
                 async with asyncio.timeout(limit):
@@ -125,23 +134,32 @@ class Invoker:
                     result = await result
             return result
         except TimeoutError:
+            error = Code.DEADLINE_EXCEEDED
             ms = int(limit * 1000)
             log.warning("Runtime function timed out", extra={
                 "function": f.label, "runtime_module": f.module, "timeout_ms": ms})
             raise KizunaError(Code.DEADLINE_EXCEEDED,
                               f"Function call timed out after {ms} ms.") from None
         except Error as exc:
-            raise to_kizuna(exc) from None
-        except KizunaError:
+            failure = to_kizuna(exc)
+            error = failure.code
+            raise failure from None
+        except KizunaError as exc:
+            error = exc.code
             raise
         except asyncio.CancelledError:
+            error = Code.CANCELED
             raise
         except NkUnavailable:
             raise
         except Exception as exc:
+            error = Code.INTERNAL
             log.error("Runtime function failed", exc_info=_from_module(exc), extra={
                 "function": f.label, "runtime_module": f.module})
             raise KizunaError(Code.INTERNAL, INTERNAL_ERROR) from None
+        finally:
+            if metrics is not None:
+                metrics.runtime_call(f.label, f.module, time.perf_counter() - clock, error)
 
 
 _CALLERS = (str(Path(__file__).resolve().parent), str(Path(asyncio.__file__).resolve().parent))

@@ -23,13 +23,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kizuna.config import Config, runtime_env
 from kizuna.core import tournaments
 from kizuna.core.domain import Domain
 from kizuna.core.leaderboards import Board
 from kizuna.errors import Code, KizunaError
+from kizuna.metrics.custom import CustomMetrics
 from kizuna.runtime import context as modes
 from kizuna.runtime import hooks, loader
 from kizuna.runtime.context import Context, frozen
@@ -40,6 +41,9 @@ from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Function, HttpRoute, Registry
 from kizuna.version import __version__
 from kizuna.wire import codec, encode
+
+if TYPE_CHECKING:
+    from kizuna.metrics.node import NodeMetrics
 
 log = logging.getLogger("kizuna.runtime")
 
@@ -60,7 +64,8 @@ class LoadFailed(Exception):
 class Runtime:
     def __init__(self, domain: Domain, *, dev: bool = False,
                  served_methods: frozenset[str] | None = None,
-                 served_kinds: frozenset[str] | None = None) -> None:
+                 served_kinds: frozenset[str] | None = None,
+                 metrics: NodeMetrics | None = None) -> None:
         cfg: Config = domain.config
         self.domain = domain
         self.config = cfg
@@ -76,7 +81,11 @@ class Runtime:
         self.version = __version__
         self.registry = Registry()
         self.pool = WorkerPool(WORKERS)
-        self.invoker = Invoker(self.pool, cfg.runtime.call_timeout_ms / 1000)
+        # The node's metrics (None: metrics.prometheus_port unset): function calls are timed,
+        # and modules' custom metrics (`nk.metrics_*`, checked either way) exported.
+        self.metrics = metrics
+        self.custom_metrics = CustomMetrics(metrics)
+        self.invoker = Invoker(self.pool, cfg.runtime.call_timeout_ms / 1000, metrics)
         self.nk = Nk(self)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._events: asyncio.Queue | None = None
@@ -307,8 +316,15 @@ class Runtime:
         try:
             self._events.put_nowait((functions, event, fields))
         except asyncio.QueueFull:
+            if self.metrics is not None:
+                self.metrics.events_dropped.inc()
             log.warning("Runtime event queue full, event dropped (runtime.event_queue_size)",
                         extra={"event": event.get("name")})
+
+    def event_queue(self) -> tuple[int, int] | None:
+        """(events waiting, capacity) of the event queue; None before start (for metrics)."""
+        queue = self._events
+        return None if queue is None else (queue.qsize(), queue.maxsize)
 
     async def _event_worker(self) -> None:
         queue = self._events

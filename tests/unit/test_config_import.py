@@ -228,7 +228,8 @@ def test_keys_kizuna_does_not_act_on_yet_are_kept_with_a_note(translated) -> Non
     mapping, notes = translated
     kept = _notes(notes, "kept")
     assert "no console yet" in kept["console.password"]
-    assert "no metrics" in kept["metrics.prometheus_port"]
+    assert "metrics.prometheus_port" not in kept, "Kizuna exports metrics there"
+    assert "no effect" in kept["metrics.reporting_freq_sec"]
     assert "matchmaker" in kept["matchmaker.max_tickets"]
     assert "parties" in kept["party.label_update_interval_ms"]
     assert "authoritative matches" in kept["match.input_queue_size"]

@@ -1,7 +1,7 @@
 """Utilities: the nk calls that never wait (`UtilityNk`, on `nk` only; they work in plain functions
-and coroutines alike: JSON, UUIDs, events, channel ids, JWTs, CRON, the node-local cache) and
-those that wait without the database (`OutboundNk`, an area of `nk.aio`: outbound HTTP requests,
-bcrypt in a worker thread)."""
+and coroutines alike: JSON, UUIDs, events, channel ids, JWTs, CRON, the node-local cache, custom
+metrics) and those that wait without the database (`OutboundNk`, an area of `nk.aio`: outbound
+HTTP requests, bcrypt in a worker thread)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,7 @@ from kizuna.core import chat, schedule
 from kizuna.core.accounts import BCRYPT_ROUNDS
 from kizuna.core.streams import GROUP, Stream
 from kizuna.errors import Code, KizunaError
+from kizuna.metrics.custom import CustomMetrics
 from kizuna.runtime.errors import Error, from_kizuna
 from kizuna.runtime.nk import args
 from kizuna.runtime.nk.base import Area, Host, api
@@ -239,6 +240,50 @@ class UtilityNk:
     def localcache_clear(self) -> None:
         """Empty this node's cache."""
         self._cache.clear()
+
+    # -- custom metrics ----------------------------------------------------------------------------
+
+    def _custom_metrics(self) -> CustomMetrics:
+        found = getattr(self._rt, "custom_metrics", None)  # the node's (exported when enabled)
+        if found is None:  # `kizuna check`: checked only
+            found = vars(self).get("_own_metrics") or vars(self).setdefault(
+                "_own_metrics", CustomMetrics())
+        return found
+
+    def _metric(self, update: Callable[[Any, Any, Any], None], name: Any, tags: Any,
+                value: Any) -> None:
+        try:
+            update(name, tags, value)
+        except KizunaError as exc:
+            raise from_kizuna(exc) from None
+
+    def metrics_counter_add(self, name: str, tags: Mapping[str, str] | None,
+                            delta: int | float) -> None:
+        """Add `delta` (0 or more) to the counter `name` with these tags (a dict of strings, or
+        None). Exported with the server's Prometheus metrics (when `metrics.prometheus_port` is
+        set) as `kizuna_custom_<name>_total{<tags>}`.
+
+        A name is letters, digits and `_`, not starting with a digit; tag keys too (and not
+        node_name, namespace, le or quantile); at most 10 tags. A name keeps the kind and the tag
+        keys of its first call; at most 200 names per node, and 1,000 tag combinations per name
+        (past that, new combinations are not exported: keep tag values to a small set, never a
+        user id). A call that breaks a rule raises Error (code 3) whether metrics are exported or
+        not; a call that follows them never fails and never waits."""
+        self._metric(self._custom_metrics().counter_add, name, tags, delta)
+
+    def metrics_gauge_set(self, name: str, tags: Mapping[str, str] | None,
+                          value: int | float) -> None:
+        """Set the gauge `name` with these tags to `value` (any finite number), exported as
+        `kizuna_custom_<name>{<tags>}`. Names and tags as for `metrics_counter_add`."""
+        self._metric(self._custom_metrics().gauge_set, name, tags, value)
+
+    def metrics_timer_record(self, name: str, tags: Mapping[str, str] | None,
+                             value: float | timedelta) -> None:
+        """Record one duration of the timer `name`: `value` in seconds (`time.perf_counter()`
+        differences), or a `timedelta`. Exported as the histogram
+        `kizuna_custom_<name>_seconds{<tags>}` (`_seconds` is not doubled when the name ends with
+        it). Names and tags as for `metrics_counter_add`."""
+        self._metric(self._custom_metrics().timer_record, name, tags, value)
 
 
 # -- nk.aio: outbound calls and hashing -------------------------------------------------------------
