@@ -234,3 +234,73 @@ class StreamPresence(TypedDict):
     persistence: bool
     username: str
     status: str
+
+
+# -- purchases and subscriptions -------------------------------------------------------------------
+# Kept ready for when receipts can be validated: today every `nk.purchase_*` and
+# `nk.subscription*` call raises code 12 (UNIMPLEMENTED). Nakama's api.proto shapes, field for
+# field; `store` is StoreProvider (0 APPLE_APP_STORE, 1 GOOGLE_PLAY_STORE, 2 HUAWEI_APP_GALLERY,
+# 3 FACEBOOK_INSTANT_STORE), `environment` StoreEnvironment (0 UNKNOWN, 1 SANDBOX, 2 PRODUCTION).
+
+
+class ValidatedPurchase(TypedDict):
+    """A validated purchase as it is stored (not returned yet: purchases are not supported)."""
+
+    user_id: str
+    product_id: str
+    transaction_id: str
+    store: int
+    purchase_time: str
+    create_time: str
+    update_time: str
+    refund_time: str
+    provider_response: str
+    environment: int
+    seen_before: bool
+
+
+class ValidatePurchaseResponse(TypedDict):
+    """What `nk.purchase_validate_*` will return: the purchases the receipt holds."""
+
+    validated_purchases: list[ValidatedPurchase]
+
+
+class ValidatedSubscription(TypedDict):
+    """A validated subscription as it is stored (not returned yet: subscriptions are not
+    supported)."""
+
+    user_id: str
+    product_id: str
+    original_transaction_id: str
+    store: int
+    purchase_time: str
+    create_time: str
+    update_time: str
+    environment: int
+    expiry_time: str
+    refund_time: str
+    provider_response: str
+    provider_notification: str
+    active: bool
+
+
+class ValidateSubscriptionResponse(TypedDict):
+    """What `nk.subscription_validate_*` will return."""
+
+    validated_subscription: ValidatedSubscription
+
+
+class PurchaseList(TypedDict):
+    """What `nk.purchases_list` will return: a page of a user's stored purchases."""
+
+    validated_purchases: list[ValidatedPurchase]
+    cursor: str
+    prev_cursor: str
+
+
+class SubscriptionList(TypedDict):
+    """What `nk.subscriptions_list` will return: a page of a user's stored subscriptions."""
+
+    validated_subscriptions: list[ValidatedSubscription]
+    cursor: str
+    prev_cursor: str

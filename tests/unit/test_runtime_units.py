@@ -246,6 +246,89 @@ def test_the_nk_reference_is_current():
         assert f"### `{name}`" in text
 
 
+def _nk_calls():
+    """Every documented call: the coroutines of `nk.aio` and the plain functions of `nk`."""
+    import inspect
+
+    from kizuna.runtime.nk.aio import AsyncNk
+    from kizuna.runtime.nk.bridge import coroutine_methods
+    from kizuna.runtime.nk.utility import UtilityNk
+    calls = dict(coroutine_methods(AsyncNk))
+    for name, value in vars(UtilityNk).items():
+        if not name.startswith("_") and callable(value) and not inspect.iscoroutinefunction(value):
+            calls[name] = getattr(UtilityNk, name)
+    return calls
+
+
+def test_every_nk_call_documents_its_errors_and_an_example():
+    # Each call's docstring has an `Errors:` part (what it raises: "<code> <NAME> `message`";
+    # "Also ... `nk.x`" for the errors of the calls it makes; "None ..." when it raises nothing of
+    # its own) and an `Example:` part, which must parse, call the call it documents, and pass
+    # arguments its signature takes (names and count).
+    import ast
+    import inspect
+    import re
+
+    from kizuna.runtime.nk import refgen
+    calls = _nk_calls()
+    assert len(calls) > 100
+    problems = []
+    for name, fn in calls.items():
+        _, errors, example = refgen.sections(fn.__doc__ or "")
+        if not errors:
+            problems.append(f"{name}: no Errors: part")
+        for item in errors:
+            found = refgen.error_code(item)
+            if found is None:
+                if item.startswith("Also "):  # another call's errors, named `nk.x`
+                    named = re.findall(r"`nk\.([a-z_]+)`", item)
+                    if not named or any(n not in calls for n in named):
+                        problems.append(f"{name}: an 'Also' item names no existing call: {item}")
+                elif not item.startswith("None") or len(errors) > 1:
+                    problems.append(f"{name}: an error item is not '<code> <NAME> ...': {item}")
+                continue
+            code, label = found
+            if code not in Code._value2member_map_ or Code(code).name != label:
+                problems.append(f"{name}: {code} is not {label}")
+            if "`" not in item:
+                problems.append(f"{name}: an error item without its message: {item}")
+        if not example:
+            problems.append(f"{name}: no Example: part")
+            continue
+        try:
+            tree = ast.parse(example)
+        except SyntaxError as exc:
+            problems.append(f"{name}: the example does not parse: {exc}")
+            continue
+        called = set()
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if not (isinstance(owner, ast.Name) and owner.id == "nk"):
+                continue
+            target = node.func.attr
+            if target not in calls:
+                problems.append(f"{name}: the example calls nk.{target}, which does not exist")
+                continue
+            called.add(target)
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                    k.arg is None for k in node.keywords):
+                continue
+            sig = inspect.signature(calls[target])
+            params = list(sig.parameters.values())
+            if params and params[0].name == "self":
+                sig = sig.replace(parameters=params[1:])
+            try:
+                sig.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+            except TypeError as exc:
+                problems.append(f"{name}: the example's nk.{target}(...) does not fit "
+                                f"nk.{target}{sig}: {exc}")
+        if name not in called:
+            problems.append(f"{name}: the example does not call nk.{name}")
+    assert not problems, "\n".join(problems)
+
+
 # -- the loader ------------------------------------------------------------------------------------
 
 

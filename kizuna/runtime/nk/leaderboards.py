@@ -59,7 +59,22 @@ class LeaderboardsNk(Area):
         can create its boards in `init_module` on every start. `sort_order` "desc" (higher is
         better) or "asc"; `operator` "best", "set", "incr" or "decr"; `reset_schedule` a CRON
         expression ("" or None: never resets); `enable_ranks`: keep ranks for owner lookups
-        (Nakama's default: off)."""
+        (Nakama's default: off).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 3 INVALID_ARGUMENT `Invalid sort order, must be 'asc' or 'desc'.`
+            - 3 INVALID_ARGUMENT `Invalid operator, must be 'best', 'set', 'incr' or 'decr'.`
+            - 3 INVALID_ARGUMENT `expects reset schedule to be a valid CRON expression`
+            - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata must be a JSON object.` / `Metadata must not contain the
+              character U+0000.`
+
+        Example:
+            nk.leaderboard_create("weekly_kills", authoritative=True, sort_order="desc",
+                                  operator="incr", reset_schedule="0 0 * * 1")
+        """
         return await lb.create(self._domain, lb.board_id(id), bool(authoritative),
                                sort_order_arg(sort_order),
                                operator_arg(operator), reset_schedule or None,
@@ -67,26 +82,58 @@ class LeaderboardsNk(Area):
 
     @api
     async def leaderboard_delete(self, id: str) -> None:
-        """Delete a leaderboard and all its records (an unknown id is no error)."""
+        """Delete a leaderboard and all its records (an unknown id is no error).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+
+        Example:
+            nk.leaderboard_delete("weekly_kills")
+        """
         await lb.delete(self._domain, lb.board_id(id))
 
     @api
     async def leaderboards_get_id(self, ids: Sequence[str]) -> list[Leaderboard]:
-        """Leaderboards by id; unknown ids (and tournaments) are left out."""
+        """Leaderboards by id; unknown ids (and tournaments) are left out.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `ids: expected a list of strings.`
+
+        Example:
+            boards = nk.leaderboards_get_id(["weekly_kills", "high_score"])
+        """
         found = lb.get_boards(self._domain, args.strings(ids, "ids"))
         return [cast(Leaderboard, encode.leaderboard(b, full=True)) for b in found]
 
     @api
     async def leaderboard_list(self, limit: int = 10, cursor: str | None = None
                                ) -> tuple[list[Leaderboard], str | None]:
-        """One page of leaderboards (by creation time) and the next page's cursor."""
+        """One page of leaderboards (by creation time) and the next page's cursor.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid limit - limit must be between 1 and 100.`
+            - 3 INVALID_ARGUMENT `Cursor is invalid or expired.`
+
+        Example:
+            boards, cursor = nk.leaderboard_list(limit=50)
+        """
         page = lb.list_boards(self._domain, paging.limit(limit, 10, 100), cursor or None)
         return ([cast(Leaderboard, encode.leaderboard(b, full=True)) for b in page.leaderboards],
                 page.cursor)
 
     @api
     async def leaderboard_ranks_disable(self, id: str) -> None:
-        """Stop keeping ranks for a leaderboard (records then have rank 0)."""
+        """Stop keeping ranks for a leaderboard (records then have rank 0).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 5 NOT_FOUND `Leaderboard not found.`
+
+        Example:
+            nk.leaderboard_ranks_disable("weekly_kills")
+        """
         await lb.disable_ranks(self._domain, lb.board_id(id))
 
     @api
@@ -95,7 +142,22 @@ class LeaderboardsNk(Area):
                                        expiry: int = 0) -> LeaderboardRecordList:
         """A page of records in rank order (`records`, with `next_cursor` and `prev_cursor`), the
         records of `owner_ids` (`owner_records`), and `rank_count`. `expiry` (unix seconds)
-        reads a past period; 0: the current one."""
+        reads a past period; 0: the current one.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 3 INVALID_ARGUMENT `owner_ids: expected a list of strings.`
+            - 3 INVALID_ARGUMENT `One or more owner IDs are invalid.`
+            - 3 INVALID_ARGUMENT `Invalid limit - limit must be between 1 and 1000.`
+            - 3 INVALID_ARGUMENT `expiry must be a unix time in seconds (0: the current period).`
+            - 5 NOT_FOUND `Leaderboard not found.`
+            - 3 INVALID_ARGUMENT `Cursor is invalid or expired.`
+
+        Example:
+            page = nk.leaderboard_records_list("weekly_kills", owner_ids=[ctx.user_id], limit=10)
+            top = [(r["username"], r["score"]) for r in page["records"]]
+        """
         page = await lb.list_records(self._domain, lb.board_id(id),
                                      paging.limit(limit, 10, lb.LIST_RECORDS_MAX),
                                      cursor or None, owners(owner_ids), expiry_arg(expiry))
@@ -105,7 +167,20 @@ class LeaderboardsNk(Area):
     async def leaderboard_records_haystack(self, id: str, owner_id: str, limit: int = 10,
                                            cursor: str | None = None, expiry: int = 0
                                            ) -> LeaderboardRecordList:
-        """`limit` records around the owner's record (theirs included)."""
+        """`limit` records around the owner's record (theirs included).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
+            - 3 INVALID_ARGUMENT `Invalid limit - limit must be between 1 and 100.`
+            - 3 INVALID_ARGUMENT `expiry must be a unix time in seconds (0: the current period).`
+            - 5 NOT_FOUND `Leaderboard not found.`
+            - 3 INVALID_ARGUMENT `Cursor is invalid or expired.`
+
+        Example:
+            page = nk.leaderboard_records_haystack("weekly_kills", ctx.user_id, limit=11)
+        """
         page = await lb.around_owner(self._domain, lb.board_id(id), args.user_id(owner_id),
                                      paging.limit(limit, 10, lb.AROUND_OWNER_MAX),
                                      cursor or None, expiry_arg(expiry))
@@ -115,7 +190,22 @@ class LeaderboardsNk(Area):
     async def leaderboard_records_list_cursor_from_rank(self, id: str, rank: int,
                                                         expiry: int = 0) -> str:
         """A cursor for `leaderboard_records_list` whose page starts at `rank` ("" for rank 1);
-        needs a board that keeps ranks."""
+        needs a board that keeps ranks.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 3 INVALID_ARGUMENT `expiry must be a unix time in seconds (0: the current period).`
+            - 5 NOT_FOUND `Leaderboard not found.`
+            - 3 INVALID_ARGUMENT `Invalid rank: must be 1 or more.`
+            - 9 FAILED_PRECONDITION `Leaderboard does not keep ranks.` (created without
+              `enable_ranks`)
+            - 3 INVALID_ARGUMENT `Rank is beyond the end of the leaderboard.`
+
+        Example:
+            cursor = nk.leaderboard_records_list_cursor_from_rank("weekly_kills", 101)
+            page = nk.leaderboard_records_list("weekly_kills", limit=100, cursor=cursor)
+        """
         return lb.cursor_from_rank(self._domain, lb.board_id(id), rank, expiry_arg(expiry))
 
     @api
@@ -125,7 +215,27 @@ class LeaderboardsNk(Area):
                                        override_operator: str | int | None = None
                                        ) -> LeaderboardRecord:
         """Write the owner's record for the current period, with the board's operator (or
-        `override_operator`); authoritative boards accept it."""
+        `override_operator`); authoritative boards accept it.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
+            - 3 INVALID_ARGUMENT `score must be an integer that fits in 64 bits.` (and `subscore`)
+            - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Invalid operator.` (an `override_operator` that is not a name or
+              1-4)
+            - 3 INVALID_ARGUMENT `Invalid score value, must be >= 0.` / `Invalid subscore value, must
+              be >= 0.` (any operator but incr)
+            - 3 INVALID_ARGUMENT `Score or subscore would overflow: the result must fit in a 64-bit
+              integer.`
+            - 5 NOT_FOUND `Leaderboard not found.`
+            - 10 ABORTED `The record changed during the write; try again.` (deleted while being
+              written)
+
+        Example:
+            record = nk.leaderboard_record_write("weekly_kills", ctx.user_id, ctx.username, score=3)
+        """
         record = await lb.write_record(
             self._domain, lb.board_id(id), args.user_id(owner_id), username or None,
             int64_arg(score, "score"), int64_arg(subscore, "subscore"), metadata_text(metadata),
@@ -134,7 +244,17 @@ class LeaderboardsNk(Area):
 
     @api
     async def leaderboard_record_delete(self, id: str, owner_id: str) -> None:
-        """Delete the owner's record of the current period."""
+        """Delete the owner's record of the current period.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Invalid leaderboard ID.` (empty, not a string, or over 128
+              characters)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
+            - 5 NOT_FOUND `Leaderboard not found.` (also for a tournament's id)
+
+        Example:
+            nk.leaderboard_record_delete("weekly_kills", cheater_id)
+        """
         await lb.delete_record(self._domain, lb.board_id(id), args.user_id(owner_id),
                                server=True)
 

@@ -72,7 +72,23 @@ class MultiNk(Area):
         timezone, metadata}`, storage writes and deletes (as `storage_write`/`storage_delete`
         take them) and wallet updates `{user_id, changeset, metadata}`, all in one transaction:
         every part is applied, or (on the first refusal, which is raised) none. Returns the
-        storage acks and the wallet results."""
+        storage acks and the wallet results.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `account_updates: expected a list of dicts.` (and `objects: expected
+              a list of dicts.` for storage_writes, `object_ids: ...` for storage_deletes, `updates:
+              ...` for wallet_updates)
+            - 3 INVALID_ARGUMENT `account_updates[<i>]: unknown field '<name>'.`
+            - Also the errors of `nk.account_update_id`, `nk.storage_write`, `nk.storage_delete` and
+              `nk.wallets_update`, for their parts (the first refusal is raised; nothing is changed)
+
+        Example:
+            result = nk.multi_update(
+                account_updates=[{"user_id": ctx.user_id, "metadata": {"title": "Champion"}}],
+                storage_writes=[{"collection": "trophies", "key": "cup", "user_id": ctx.user_id,
+                                 "value": {"won": True}}],
+                wallet_updates=[{"user_id": ctx.user_id, "changeset": {"gems": 5}}])
+        """
         from kizuna.runtime.nk.aio import AsyncNk  # aio.py imports this module
 
         accounts = args.items(account_updates or [], "account_updates")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import re
 import sys
+import textwrap
 import typing
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,65 @@ argument: the message names it), 5 NOT_FOUND, 6 ALREADY_EXISTS, 7 PERMISSION_DEN
 FAILED_PRECONDITION (a rule refused it: a wallet going negative, a full tournament), 4
 DEADLINE_EXCEEDED (the function's `runtime.call_timeout_ms` ran out), 14 UNAVAILABLE (the
 database is unreachable, or lacks a migration of this release). The messages are the ones the
-REST API answers for the same rule.
+REST API answers for the same rule. Each call below lists the errors it raises itself (code and
+message; `<...>` stands for a value); 4 and 14 can come from any call that waits, and are not
+repeated there. Catch them with `except Error as exc:` and look at `exc.code` and `exc.message`.
+
+Each call's example is written for a plain `def` function (`ctx`, `logger` and `nk` are the
+function's arguments); in an `async def` one, write `await nk.aio.x(...)` instead of `nk.x(...)`.
 """
+
+_SECTION = re.compile(r"^(Errors|Example):\s*$")
+_ERROR_ITEM = re.compile(r"^(\d+) ([A-Z_]+) ")
+
+
+def sections(doc: str) -> tuple[str, list[str], str]:
+    """A call's docstring split in three: the description, the items of its `Errors:` part (each
+    "<code> <NAME> `message` ..." on lines starting with "- ") and the code of its `Example:`
+    part. The parts are indented under their heading; either may be missing ([] or "")."""
+    text = inspect.cleandoc(doc or "")
+    body: list[str] = []
+    parts: dict[str, list[str]] = {"Errors": [], "Example": []}
+    current: list[str] = body
+    for line in text.splitlines():
+        heading = _SECTION.match(line)
+        if heading:
+            current = parts[heading.group(1)]
+        else:
+            current.append(line)
+    errors: list[str] = []
+    for line in textwrap.dedent("\n".join(parts["Errors"])).splitlines():
+        if line.startswith("- "):
+            errors.append(line[2:].strip())
+        elif line.strip() and errors:
+            errors[-1] += " " + line.strip()
+    example = textwrap.dedent("\n".join(parts["Example"])).strip()
+    return "\n".join(body).strip(), errors, example
+
+
+def error_code(item: str) -> tuple[int, str] | None:
+    """The code an `Errors:` item names ("3 INVALID_ARGUMENT `...`"), or None: a "None ..." item
+    (the call raises nothing of its own) or an "Also ... `nk.x` ..." one (another call's errors)."""
+    found = _ERROR_ITEM.match(item)
+    return (int(found.group(1)), found.group(2)) if found else None
+
+
+def _documented(fn: Any, lines: list[str]) -> None:
+    """A call's description, its errors and its example, in Markdown."""
+    body, errors, example = sections(fn.__doc__ or "")
+    if body:
+        lines.append(body + "\n")
+    if errors:
+        lines.append("**Errors**\n")
+        for item in errors:
+            found = error_code(item)
+            if found:
+                code, label = found
+                item = f"`{code} {label}` " + item[len(f"{code} {label} "):]
+            lines.append(f"- {item}")
+        lines.append("")
+    if example:
+        lines.append(f"**Example**\n\n```python\n{example}\n```\n")
 
 
 def _area(cls: type) -> str:
@@ -60,21 +118,22 @@ def _owner(name: str) -> type:
 def _params(fn: Any) -> str:
     sig = inspect.signature(fn)
     parts = []
+    star = False  # a bare `*` before keyword-only parameters, as Python writes it
     for p in list(sig.parameters.values())[1:]:
         ann = p.annotation if isinstance(p.annotation, str) else inspect.formatannotation(
             p.annotation)
         default = "" if p.default is p.empty else f" = {p.default!r}"
-        parts.append(f"{p.name}: {ann}{default}")
+        prefix = "*" if p.kind == p.VAR_POSITIONAL else "**" if p.kind == p.VAR_KEYWORD else ""
+        if p.kind == p.KEYWORD_ONLY and not star:
+            parts.append("*")
+        star = star or p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY)
+        parts.append(f"{prefix}{p.name}: {ann}{default}")
     return ", ".join(parts)
 
 
 def _result(fn: Any) -> str:
     ann = inspect.signature(fn).return_annotation
     return ann if isinstance(ann, str) else inspect.formatannotation(ann)
-
-
-def _doc(fn: Any) -> str:
-    return inspect.cleandoc(fn.__doc__ or "").strip()
 
 
 def _shapes() -> list[tuple[str, type]]:
@@ -125,18 +184,14 @@ def render() -> str:
             lines.append(f"### `{name}`\n")
             lines.append(f"```python\nnk.{name}({_params(fn)}) -> {_result(fn)}\n"
                          f"await nk.aio.{name}(...)\n```\n")
-            doc = _doc(fn)
-            if doc:
-                lines.append(doc + "\n")
+            _documented(fn, lines)
     if plain:
         lines.append("## Plain functions\n")
         for name in plain:
             fn = getattr(UtilityNk, name)
             lines.append(f"### `{name}`\n")
             lines.append(f"```python\nnk.{name}({_params(fn)}) -> {_result(fn)}\n```\n")
-            doc = _doc(fn)
-            if doc:
-                lines.append(doc + "\n")
+            _documented(fn, lines)
     lines.append("## Shapes\n")
     lines.append("Results are plain dicts (and named tuples) with these fields; JSON documents are "
                  "decoded, times are RFC 3339 strings, unset values are `\"\"` or 0.\n")

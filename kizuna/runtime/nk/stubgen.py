@@ -105,7 +105,7 @@ def render() -> str:
         by_module.setdefault(module, []).append(n)
     groups: tuple[list[str], list[str]] = ([], [])  # the standard library's, then the others
     for module in sorted(by_module):
-        imported = sorted(by_module[module])
+        imported = sorted(by_module[module], key=lambda n: (n.lower(), n))  # as ruff sorts
         line = f"from {module} import {', '.join(imported)}"
         if len(line) > IMPORT_WIDTH:
             line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in imported) + ")"

@@ -112,7 +112,15 @@ class UtilityNk:
 
     def event(self, name: str, properties: Mapping[str, str] | None = None,
               timestamp: datetime | str | None = None, external: bool = False) -> None:
-        """Queue an event for the module functions registered with `register_event`."""
+        """Queue an event for the module functions registered with `register_event`.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Event name must be a non-empty string.`
+            - 3 INVALID_ARGUMENT `Event properties must be a dict of strings.`
+
+        Example:
+            nk.event("level_complete", {"level": "7", "stars": "3"})
+        """
         if not isinstance(name, str) or not name:
             raise Error("Event name must be a non-empty string.", Code.INVALID_ARGUMENT)
         props = dict(properties or {})
@@ -135,6 +143,14 @@ class UtilityNk:
 
     @staticmethod
     def json_encode(value: Any) -> str:
+        """A value as JSON text (compact, UTF-8; datetimes as RFC 3339 strings).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `json_encode: <reason>` (a value JSON cannot encode)
+
+        Example:
+            text = nk.json_encode({"score": 10, "tags": ["a", "b"]})
+        """
         try:
             return codec.dumps(value).decode()
         except TypeError as exc:
@@ -142,6 +158,14 @@ class UtilityNk:
 
     @staticmethod
     def json_decode(text: str | bytes) -> Any:
+        """The value JSON text (a str or bytes) holds.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `json_decode: <reason>` (not valid JSON)
+
+        Example:
+            body = nk.json_decode(payload) if payload else {}
+        """
         try:
             return codec.loads(text)
         except ValueError as exc:  # orjson.JSONDecodeError
@@ -149,12 +173,32 @@ class UtilityNk:
 
     @staticmethod
     def uuid_v4() -> str:
+        """A new random UUID (version 4), as text.
+
+        Errors:
+            - None: it cannot fail.
+
+        Example:
+            match_key = nk.uuid_v4()
+        """
         return str(uuid.uuid4())
 
     @staticmethod
     def channel_id_build(sender_id: str | None, target: str, type: int) -> str:
         """A channel id: type 1 (room, target = name), 2 (direct message with user `target`),
-        3 (group `target`)."""
+        3 (group `target`).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `Channel name is required and must be 1-64 chars` / `Channel name
+              must not contain control chars` (type 1)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (sender_id or target is
+              not a UUID) (types 2 and 3)
+            - 3 INVALID_ARGUMENT `Channel type must be 1 (room), 2 (direct) or 3 (group).`
+
+        Example:
+            room = nk.channel_id_build(None, "lobby", 1)
+            dm = nk.channel_id_build(ctx.user_id, friend_id, 2)
+        """
         try:
             if type == chat.TYPE_ROOM:
                 stream = chat.room_stream(target)
@@ -174,7 +218,22 @@ class UtilityNk:
     @staticmethod
     def jwt_generate(algorithm: str, signing_key: str, claims: Mapping[str, Any]) -> str:
         """A signed JWT with these claims: "HS256" with a shared secret, or "RS256" with a PEM RSA
-        private key (needs the `cryptography` package)."""
+        private key (needs the `cryptography` package).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `jwt_generate: algorithm must be one of HS256, RS256, not
+              <algorithm>.`
+            - 3 INVALID_ARGUMENT `jwt_generate: signing_key must be a non-empty string.`
+            - 3 INVALID_ARGUMENT `jwt_generate: claims must be a dict with string keys.`
+            - 3 INVALID_ARGUMENT `jwt_generate: signing_key is not <usable | a PEM RSA private key>
+              (<reason>).`
+            - 12 UNIMPLEMENTED ``jwt_generate: RS256 needs the `cryptography` package on the server
+              (pip install cryptography).``
+
+        Example:
+            token = nk.jwt_generate("HS256", ctx.env["PARTNER_SECRET"],
+                                    {"sub": ctx.user_id, "exp": int(time.time()) + 300})
+        """
         if algorithm not in JWT_ALGORITHMS:
             raise Error(f"jwt_generate: algorithm must be one of {', '.join(JWT_ALGORITHMS)}, "
                         f"not {algorithm!r}.", Code.INVALID_ARGUMENT)
@@ -198,7 +257,19 @@ class UtilityNk:
     def cron_next(expression: str, timestamp: int) -> int:
         """The first time the CRON expression matches strictly after `timestamp` (unix seconds in
         and out, UTC; the expression is read as leaderboard reset schedules are). When it never
-        matches again, -62135596800 (Go's zero time, as Nakama)."""
+        matches again, -62135596800 (Go's zero time, as Nakama).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `cron_next: expression must be a CRON expression.` (not a string, or
+              blank)
+            - 3 INVALID_ARGUMENT `cron_next: '<expression>' is not a valid CRON expression.`
+            - 3 INVALID_ARGUMENT `cron_next: timestamp must be a number of seconds since the Unix
+              epoch.`
+            - 3 INVALID_ARGUMENT `timestamp <n> is out of range.`
+
+        Example:
+            next_reset = nk.cron_next("0 0 * * 1", int(time.time()))
+        """
         cron = _cron(expression, "cron_next")
         at = _epoch(_unix_seconds(timestamp, "cron_next"))
         return math.floor(cron.next(at).timestamp())
@@ -206,7 +277,19 @@ class UtilityNk:
     @staticmethod
     def cron_prev(expression: str, timestamp: int) -> int:
         """The last time the CRON expression matched strictly before `timestamp` (unix seconds in
-        and out, UTC). When it never matched, -62135596800 (Go's zero time, as Nakama)."""
+        and out, UTC). When it never matched, -62135596800 (Go's zero time, as Nakama).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `cron_prev: expression must be a CRON expression.` (not a string, or
+              blank)
+            - 3 INVALID_ARGUMENT `cron_prev: '<expression>' is not a valid CRON expression.`
+            - 3 INVALID_ARGUMENT `cron_prev: timestamp must be a number of seconds since the Unix
+              epoch.`
+            - 3 INVALID_ARGUMENT `timestamp <n> is out of range.`
+
+        Example:
+            last_reset = nk.cron_prev("0 0 * * *", int(time.time()))
+        """
         cron = _cron(expression, "cron_prev")
         at = _epoch(_unix_seconds(timestamp, "cron_prev"))
         return math.floor(cron.last(at).timestamp())
@@ -221,12 +304,29 @@ class UtilityNk:
         return cache
 
     def localcache_get(self, key: str, default: Any = None) -> Any:
-        """The value cached under `key` on this node, or `default` (missing or expired)."""
+        """The value cached under `key` on this node, or `default` (missing or expired).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `localcache_get: key must be a non-empty string.`
+
+        Example:
+            config = nk.localcache_get("shop_config")
+            if config is None:
+                config = {"discount": 0}
+        """
         return self._cache.get(_cache_key(key, "localcache_get"), default)
 
     def localcache_put(self, key: str, value: Any, ttl: float = 0) -> None:
         """Cache a value on this node (not shared with other nodes; gone at restart) for `ttl`
-        seconds (0: until deleted). The value is kept as is, not copied."""
+        seconds (0: until deleted). The value is kept as is, not copied.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `localcache_put: key must be a non-empty string.`
+            - 3 INVALID_ARGUMENT `localcache_put: ttl must be a number of seconds, 0 or more.`
+
+        Example:
+            nk.localcache_put("shop_config", {"discount": 10}, ttl=60)
+        """
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl >= 0 \
                 or not math.isfinite(ttl):
             raise Error("localcache_put: ttl must be a number of seconds, 0 or more.",
@@ -234,11 +334,25 @@ class UtilityNk:
         self._cache.put(_cache_key(key, "localcache_put"), value, ttl)
 
     def localcache_delete(self, key: str) -> None:
-        """Remove a key from this node's cache (nothing happens if it is not there)."""
+        """Remove a key from this node's cache (nothing happens if it is not there).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `localcache_delete: key must be a non-empty string.`
+
+        Example:
+            nk.localcache_delete("shop_config")
+        """
         self._cache.delete(_cache_key(key, "localcache_delete"))
 
     def localcache_clear(self) -> None:
-        """Empty this node's cache."""
+        """Empty this node's cache.
+
+        Errors:
+            - None: it cannot fail.
+
+        Example:
+            nk.localcache_clear()
+        """
         self._cache.clear()
 
     # -- custom metrics ----------------------------------------------------------------------------
@@ -268,13 +382,65 @@ class UtilityNk:
         keys of its first call; at most 200 names per node, and 1,000 tag combinations per name
         (past that, new combinations are not exported: keep tag values to a small set, never a
         user id). A call that breaks a rule raises Error (code 3) whether metrics are exported or
-        not; a call that follows them never fails and never waits."""
+        not; a call that follows them never fails and never waits.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `metrics_counter_add: name must be a string, got <type>.`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: '<name>' is not a valid metric name: ...` /
+              `metrics_counter_add: the metric name '<name>'... is longer than <n> characters.`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: tags must be a dict of strings (or None), got
+              <type>.` / `metrics_counter_add: at most 10 tags, got <n>.`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: tag '<key>' is not a valid label name: ...` /
+              `metrics_counter_add: tag '<key>' is reserved (...)` / `{call}: the value of tag '<key>'
+              must be a string, got <type>.` / `metrics_counter_add: the value of tag '<key>' is
+              longer than <n> characters.`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: delta must be a number, got <type>.` / `...:
+              delta must be a finite number, got <value>.`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: delta must be 0 or more (a counter only goes
+              up; use metrics_gauge_set for a value that goes down), got <delta>.`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: '<name>' is already a <kind> (a name keeps the
+              kind of its first call).`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: '<name>' was first used with tags (<keys>), not
+              (<keys>): ...`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: '<name>' would be custom metric number 201 of
+              this node, over the limit of 200: ...`
+            - 3 INVALID_ARGUMENT `metrics_counter_add: '<name>' clashes with the <kind> '<other>':
+              both would be exported as <series>.`
+
+        Example:
+            nk.metrics_counter_add("matches_won", {"mode": "ranked"}, 1)
+        """
         self._metric(self._custom_metrics().counter_add, name, tags, delta)
 
     def metrics_gauge_set(self, name: str, tags: Mapping[str, str] | None,
                           value: int | float) -> None:
         """Set the gauge `name` with these tags to `value` (any finite number), exported as
-        `kizuna_custom_<name>{<tags>}`. Names and tags as for `metrics_counter_add`."""
+        `kizuna_custom_<name>{<tags>}`. Names and tags as for `metrics_counter_add`.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: name must be a string, got <type>.`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: '<name>' is not a valid metric name: ...` /
+              `metrics_gauge_set: the metric name '<name>'... is longer than <n> characters.`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: tags must be a dict of strings (or None), got
+              <type>.` / `metrics_gauge_set: at most 10 tags, got <n>.`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: tag '<key>' is not a valid label name: ...` /
+              `metrics_gauge_set: tag '<key>' is reserved (...)` / `{call}: the value of tag '<key>'
+              must be a string, got <type>.` / `metrics_gauge_set: the value of tag '<key>' is longer
+              than <n> characters.`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: value must be a number, got <type>.` / `...:
+              value must be a finite number, got <value>.`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: '<name>' is already a <kind> (a name keeps the
+              kind of its first call).`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: '<name>' was first used with tags (<keys>), not
+              (<keys>): ...`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: '<name>' would be custom metric number 201 of
+              this node, over the limit of 200: ...`
+            - 3 INVALID_ARGUMENT `metrics_gauge_set: '<name>' clashes with the <kind> '<other>': both
+              would be exported as <series>.`
+
+        Example:
+            nk.metrics_gauge_set("lobby_players", None, len(players))
+        """
         self._metric(self._custom_metrics().gauge_set, name, tags, value)
 
     def metrics_timer_record(self, name: str, tags: Mapping[str, str] | None,
@@ -282,7 +448,36 @@ class UtilityNk:
         """Record one duration of the timer `name`: `value` in seconds (`time.perf_counter()`
         differences), or a `timedelta`. Exported as the histogram
         `kizuna_custom_<name>_seconds{<tags>}` (`_seconds` is not doubled when the name ends with
-        it). Names and tags as for `metrics_counter_add`."""
+        it). Names and tags as for `metrics_counter_add`.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `metrics_timer_record: name must be a string, got <type>.`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: '<name>' is not a valid metric name: ...` /
+              `metrics_timer_record: the metric name '<name>'... is longer than <n> characters.`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: tags must be a dict of strings (or None), got
+              <type>.` / `metrics_timer_record: at most 10 tags, got <n>.`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: tag '<key>' is not a valid label name: ...` /
+              `metrics_timer_record: tag '<key>' is reserved (...)` / `{call}: the value of tag
+              '<key>' must be a string, got <type>.` / `metrics_timer_record: the value of tag '<key>'
+              is longer than <n> characters.`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: value (seconds, or a timedelta) must be a
+              number, got <type>.` / `...: must be a finite number, got <value>.`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: value must be a duration of 0 seconds or more,
+              got <value>.`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: '<name>' is already a <kind> (a name keeps the
+              kind of its first call).`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: '<name>' was first used with tags (<keys>),
+              not (<keys>): ...`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: '<name>' would be custom metric number 201 of
+              this node, over the limit of 200: ...`
+            - 3 INVALID_ARGUMENT `metrics_timer_record: '<name>' clashes with the <kind> '<other>':
+              both would be exported as <series>.`
+
+        Example:
+            started = time.perf_counter()
+            result = nk.http_request("https://api.example.com/ping", "GET")
+            nk.metrics_timer_record("partner_api", {"call": "ping"}, time.perf_counter() - started)
+        """
         self._metric(self._custom_metrics().timer_record, name, tags, value)
 
 
@@ -309,7 +504,29 @@ class OutboundNk(Area):
         """Call an HTTP(S) service: {"code", "headers", "body"} (the status, the response headers
         with repeated ones joined by ", ", the body as text). Redirects are followed; the call
         fails with code 4 after `timeout_ms`, and is cancelled when the calling function's time is
-        up. `insecure` skips TLS certificate checks."""
+        up. `insecure` skips TLS certificate checks.
+
+        Errors:
+            - 3 INVALID_ARGUMENT `http_request: url must be a string.` / `http_request: invalid URL
+              <url>.`
+            - 3 INVALID_ARGUMENT `http_request: the URL must be absolute, http:// or https:// (got
+              <url>).`
+            - 3 INVALID_ARGUMENT `http_request: method must be one of DELETE, GET, HEAD, OPTIONS,
+              PATCH, POST, PUT (got <method>).`
+            - 3 INVALID_ARGUMENT `http_request: headers must be a dict of strings.`
+            - 3 INVALID_ARGUMENT `http_request: body must be a string or bytes.`
+            - 3 INVALID_ARGUMENT `http_request: timeout_ms must be a positive integer.`
+            - 4 DEADLINE_EXCEEDED `http_request: <METHOD> <url> timed out after <timeout_ms> ms.`
+            - 14 UNAVAILABLE `http_request: <METHOD> <url> failed: cannot connect to <host>:<port>
+              (<reason>).` / `http_request: <METHOD> <url> failed: <reason>.` (the service could not
+              be reached or broke the connection; an HTTP error status is a result, not an error)
+
+        Example:
+            resp = nk.http_request("https://api.example.com/scores", "POST",
+                                   {"Content-Type": "application/json"}, nk.json_encode({"score": 10}),
+                                   timeout_ms=3000)
+            ok = resp["code"] == 200
+        """
         if not isinstance(url, str):
             raise Error("http_request: url must be a string.", Code.INVALID_ARGUMENT)
         try:
@@ -365,7 +582,15 @@ class OutboundNk(Area):
     @api
     async def bcrypt_hash(self, password: str) -> str:
         """A bcrypt hash of the password (cost 10, as Nakama), computed in a worker thread.
-        Passwords longer than 72 bytes are refused (bcrypt would ignore the rest)."""
+        Passwords longer than 72 bytes are refused (bcrypt would ignore the rest).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `bcrypt_hash: password must be a string.`
+            - 3 INVALID_ARGUMENT `bcrypt_hash: the password is longer than 72 bytes.`
+
+        Example:
+            hashed = nk.bcrypt_hash("correct horse battery")
+        """
         raw = _password(password, "bcrypt_hash")
         if len(raw) > BCRYPT_MAX_BYTES:
             raise Error(f"bcrypt_hash: the password is longer than {BCRYPT_MAX_BYTES} bytes.",
@@ -375,7 +600,17 @@ class OutboundNk(Area):
 
     @api
     async def bcrypt_compare(self, hash: str, password: str) -> bool:
-        """Whether the password matches a bcrypt hash (checked in a worker thread)."""
+        """Whether the password matches a bcrypt hash (checked in a worker thread).
+
+        Errors:
+            - 3 INVALID_ARGUMENT `bcrypt_compare: hash must be a string.` / `bcrypt_compare: password
+              must be a string.`
+            - 3 INVALID_ARGUMENT `bcrypt_compare: hash is not a bcrypt hash.`
+
+        Example:
+            if not nk.bcrypt_compare(stored_hash, "correct horse battery"):
+                raise Error("Wrong PIN.", 16)
+        """
         hashed = _password(hash, "bcrypt_compare", "hash")
         raw = _password(password, "bcrypt_compare")
         if len(raw) > BCRYPT_MAX_BYTES:
