@@ -31,7 +31,7 @@ def owner(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise Error("user_id: expected a string.", Code.INVALID_ARGUMENT)
-    return value
+    return user_id(value)
 
 
 def items(value: Any, what: str) -> list[Mapping[str, Any]]:

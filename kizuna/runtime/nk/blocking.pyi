@@ -386,6 +386,7 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts)
             - 3 INVALID_ARGUMENT `user_id: expected a string.`
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `Invalid collection or key value supplied. They must be set.`
             - 3 INVALID_ARGUMENT `Invalid user ID - make sure user ID is a valid UUID.`
             - 13 INTERNAL `Error reading storage objects.` (the database failed)
@@ -407,6 +408,7 @@ class Nk(UtilityNk):
               range for int32` (and permission_write)
             - 3 INVALID_ARGUMENT `value must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `user_id: expected a string.`
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `Invalid collection or key value supplied. They must be set.` (also
               when `value` is missing or empty)
             - 3 INVALID_ARGUMENT `Invalid collection value supplied. It must be at most 128
@@ -418,8 +420,7 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Storage write rejected - version check failed.` (`version` "*" and
               the object exists, or a version that does not match)
             - 5 NOT_FOUND `User account not found.` (the owner does not exist)
-            - 13 INTERNAL `Error writing storage objects.` (the database failed; also a `user_id` that
-              is not a UUID)
+            - 13 INTERNAL `Error writing storage objects.` (the database failed)
 
         Example:
             acks = nk.storage_write([{"collection": "saves", "key": "slot1", "user_id": ctx.user_id,
@@ -454,6 +455,7 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts)
             - 3 INVALID_ARGUMENT `user_id: expected a string.`
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `Invalid collection or key value supplied. They must be set.`
             - 3 INVALID_ARGUMENT `Invalid user ID - make sure user ID is a valid UUID.`
             - 3 INVALID_ARGUMENT `Storage delete rejected - not found, version check failed, or
@@ -478,9 +480,12 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts) (`subject`, `sender_id`)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (`sender_id` is not
+              "" and not a UUID)
             - 3 INVALID_ARGUMENT `Notification code must be a positive integer (codes of 0 and below
               are reserved for the server).`
             - 3 INVALID_ARGUMENT `Notification code out of range.` (above 32767)
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
@@ -499,9 +504,12 @@ class Nk(UtilityNk):
               UUID)
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts) (`subject`, `sender_id`)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (`sender_id` is not
+              "" and not a UUID)
             - 3 INVALID_ARGUMENT `Notification code must be a positive integer (codes of 0 and below
               are reserved for the server).`
             - 3 INVALID_ARGUMENT `Notification code out of range.` (above 32767)
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
@@ -524,6 +532,7 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Notification code must be a positive integer (codes of 0 and below
               are reserved for the server).`
             - 3 INVALID_ARGUMENT `Notification code out of range.` (above 32767)
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
@@ -585,6 +594,7 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Notification ID must be a UUID.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification sender must be a user ID.`
 
@@ -1214,6 +1224,8 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Invalid operator, must be 'best', 'set', 'incr' or 'decr'.`
             - 3 INVALID_ARGUMENT `expects reset schedule to be a valid CRON expression`
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Metadata must be a JSON object.` / `Metadata must not contain the
               character U+0000.`
 
@@ -1350,6 +1362,8 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
             - 3 INVALID_ARGUMENT `score must be an integer that fits in 64 bits.` (and `subscore`)
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Invalid operator.` (an `override_operator` that is not a name or
               1-4)
             - 3 INVALID_ARGUMENT `Invalid score value, must be >= 0.` / `Invalid subscore value, must
@@ -1407,6 +1421,8 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Invalid operator, must be 'best', 'set', 'incr' or 'decr'.`
             - 3 INVALID_ARGUMENT `expects reset schedule to be a valid CRON expression`
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Metadata must be a JSON object.` / `Metadata must not contain the
               character U+0000.`
             - 3 INVALID_ARGUMENT `<argument> must be an integer >= 0.` (`category`, `start_time`,
@@ -1571,6 +1587,8 @@ class Nk(UtilityNk):
             - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
             - 3 INVALID_ARGUMENT `score must be an integer that fits in 64 bits.` (and `subscore`)
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Invalid operator.` (an `override_operator` that is not a name or
               1-4)
             - 3 INVALID_ARGUMENT `Invalid score value, must be >= 0.` / `Invalid subscore value, must

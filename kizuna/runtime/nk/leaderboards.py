@@ -39,7 +39,8 @@ def override(value: str | int | None) -> int:
 
 
 def metadata_text(value: Mapping[str, Any] | str | None) -> str | None:
-    return None if value is None else codec.document_text(value, "metadata")
+    """Metadata given as a dict or as JSON text: a JSON object, as REST requires."""
+    return None if value is None else lb.check_metadata(codec.document_text(value, "metadata"))
 
 
 def owners(values: Sequence[str] | None) -> list[str]:
@@ -68,6 +69,8 @@ class LeaderboardsNk(Area):
             - 3 INVALID_ARGUMENT `Invalid operator, must be 'best', 'set', 'incr' or 'decr'.`
             - 3 INVALID_ARGUMENT `expects reset schedule to be a valid CRON expression`
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Metadata must be a JSON object.` / `Metadata must not contain the
               character U+0000.`
 
@@ -223,6 +226,8 @@ class LeaderboardsNk(Area):
             - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
             - 3 INVALID_ARGUMENT `score must be an integer that fits in 64 bits.` (and `subscore`)
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Invalid operator.` (an `override_operator` that is not a name or
               1-4)
             - 3 INVALID_ARGUMENT `Invalid score value, must be >= 0.` / `Invalid subscore value, must

@@ -11,7 +11,12 @@ from kizuna.runtime.errors import Error
 from kizuna.runtime.nk import args
 from kizuna.runtime.nk.base import Area, api
 from kizuna.runtime.shapes import Notification
-from kizuna.wire import encode, fields, paging
+from kizuna.wire import codec, encode, fields, paging
+
+
+def _sender(value: str) -> str:
+    """A sender id: "" (the server), or a user id."""
+    return args.user_id(value) if value else ""
 
 
 class NotificationsNk(Area):
@@ -26,9 +31,12 @@ class NotificationsNk(Area):
             - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts) (`subject`, `sender_id`)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (`sender_id` is not
+              "" and not a UUID)
             - 3 INVALID_ARGUMENT `Notification code must be a positive integer (codes of 0 and below
               are reserved for the server).`
             - 3 INVALID_ARGUMENT `Notification code out of range.` (above 32767)
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
@@ -52,9 +60,12 @@ class NotificationsNk(Area):
               UUID)
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts) (`subject`, `sender_id`)
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (`sender_id` is not
+              "" and not a UUID)
             - 3 INVALID_ARGUMENT `Notification code must be a positive integer (codes of 0 and below
               are reserved for the server).`
             - 3 INVALID_ARGUMENT `Notification code out of range.` (above 32767)
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
@@ -66,8 +77,10 @@ class NotificationsNk(Area):
         """
         batch = [notifications.NewNotification(
                      user_id=args.user_id(n.get("user_id")), subject=fields.text(n, "subject"),
-                     content=n.get("content") or {}, code=args.notification_code(n.get("code")),
-                     sender_id=fields.text(n, "sender_id"), persistent=bool(n.get("persistent")))
+                     content=codec.document_text(n.get("content") or {}, "content"),
+                     code=args.notification_code(n.get("code")),
+                     sender_id=_sender(fields.text(n, "sender_id")),
+                     persistent=bool(n.get("persistent")))
                  for n in args.items(items, "notifications")]
         await self._domain.notifier.send(batch)
 
@@ -80,6 +93,7 @@ class NotificationsNk(Area):
             - 3 INVALID_ARGUMENT `Notification code must be a positive integer (codes of 0 and below
               are reserved for the server).`
             - 3 INVALID_ARGUMENT `Notification code out of range.` (above 32767)
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
@@ -87,7 +101,7 @@ class NotificationsNk(Area):
         Example:
             nk.notification_send_all("Maintenance at 10:00 UTC", {"minutes": 30}, 103)
         """
-        await self._domain.notifier.send_all(subject, cast("dict[str, Any] | str", content),
+        await self._domain.notifier.send_all(subject, codec.document_text(content, "content"),
                                              args.notification_code(code), persistent)
 
     @api
@@ -163,6 +177,7 @@ class NotificationsNk(Area):
             - 3 INVALID_ARGUMENT `Notification ID must be a UUID.`
             - 3 INVALID_ARGUMENT `Notification content and subject must not contain NUL characters.`
             - 3 INVALID_ARGUMENT `Notification subject must be 1-255 characters.`
+            - 3 INVALID_ARGUMENT `content must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `Notification content must be a JSON object.`
             - 3 INVALID_ARGUMENT `Notification sender must be a user ID.`
 
@@ -182,6 +197,6 @@ class NotificationsNk(Area):
                 raise Error("content: expected a dict or JSON text.", Code.INVALID_ARGUMENT)
             batch.append(notifications.NotificationUpdate(
                 id=u.get("id"), subject=subject,  # type: ignore[arg-type]  # checked in core
-                content=dict(content) if isinstance(content, Mapping) else content,
+                content=None if content is None else codec.document_text(content, "content"),
                 sender_id=sender))
         await notifications.update_notifications(self._domain.pool, batch)

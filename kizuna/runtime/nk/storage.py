@@ -25,6 +25,7 @@ class StorageNk(Area):
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts)
             - 3 INVALID_ARGUMENT `user_id: expected a string.`
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `Invalid collection or key value supplied. They must be set.`
             - 3 INVALID_ARGUMENT `Invalid user ID - make sure user ID is a valid UUID.`
             - 13 INTERNAL `Error reading storage objects.` (the database failed)
@@ -53,6 +54,7 @@ class StorageNk(Area):
               range for int32` (and permission_write)
             - 3 INVALID_ARGUMENT `value must be JSON-encodable.` (a value json cannot encode)
             - 3 INVALID_ARGUMENT `user_id: expected a string.`
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `Invalid collection or key value supplied. They must be set.` (also
               when `value` is missing or empty)
             - 3 INVALID_ARGUMENT `Invalid collection value supplied. It must be at most 128
@@ -64,8 +66,7 @@ class StorageNk(Area):
             - 3 INVALID_ARGUMENT `Storage write rejected - version check failed.` (`version` "*" and
               the object exists, or a version that does not match)
             - 5 NOT_FOUND `User account not found.` (the owner does not exist)
-            - 13 INTERNAL `Error writing storage objects.` (the database failed; also a `user_id` that
-              is not a UUID)
+            - 13 INTERNAL `Error writing storage objects.` (the database failed)
 
         Example:
             acks = nk.storage_write([{"collection": "saves", "key": "slot1", "user_id": ctx.user_id,
@@ -116,6 +117,7 @@ class StorageNk(Area):
             - 3 INVALID_ARGUMENT `<field>: expected a string` / `<field>: must not contain the NUL
               character (U+0000)` (a field of the dicts)
             - 3 INVALID_ARGUMENT `user_id: expected a string.`
+            - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (user_id is not a UUID)
             - 3 INVALID_ARGUMENT `Invalid collection or key value supplied. They must be set.`
             - 3 INVALID_ARGUMENT `Invalid user ID - make sure user ID is a valid UUID.`
             - 3 INVALID_ARGUMENT `Storage delete rejected - not found, version check failed, or

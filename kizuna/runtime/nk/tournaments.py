@@ -58,6 +58,8 @@ class TournamentsNk(Area):
             - 3 INVALID_ARGUMENT `Invalid operator, must be 'best', 'set', 'incr' or 'decr'.`
             - 3 INVALID_ARGUMENT `expects reset schedule to be a valid CRON expression`
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Metadata must be a JSON object.` / `Metadata must not contain the
               character U+0000.`
             - 3 INVALID_ARGUMENT `<argument> must be an integer >= 0.` (`category`, `start_time`,
@@ -249,6 +251,8 @@ class TournamentsNk(Area):
             - 3 INVALID_ARGUMENT `Invalid user ID <value>: expected a UUID.` (owner_id is not a UUID)
             - 3 INVALID_ARGUMENT `score must be an integer that fits in 64 bits.` (and `subscore`)
             - 3 INVALID_ARGUMENT `metadata must be JSON-encodable.` (a value json cannot encode)
+            - 3 INVALID_ARGUMENT `Metadata value must be JSON, if provided.` (text that is not a
+              JSON object)
             - 3 INVALID_ARGUMENT `Invalid operator.` (an `override_operator` that is not a name or
               1-4)
             - 3 INVALID_ARGUMENT `Invalid score value, must be >= 0.` / `Invalid subscore value, must
