@@ -157,7 +157,9 @@ class Registry:
             return
         self.enabled = True
         await expire_stale(self.pool)
-        twins = [n for n in await self._live() if n.name == self.name]
+        # Registered processes only: this node's own pool connections already carry its name
+        # (`kizuna <name> <version>`), so a node seen by its connections alone may be itself.
+        twins = [n for n in await self._live() if n.name == self.name and n.source == "registry"]
         if twins:
             log.warning("Another live node uses this node's name: node names must be unique in "
                         "a cluster (each process keeps its own registry row)",

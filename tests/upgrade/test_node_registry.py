@@ -128,3 +128,13 @@ def test_a_killed_node_does_not_make_a_downgrade_need_force(migrated: str, db_ad
     r = kizuna_cli(CURRENT, "migrate", "down", "--to", PREVIOUS_HEAD, "--no-backup", *addr)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0005_cluster_node" in r.stdout
+
+
+def test_the_same_name_warning_comes_only_for_a_real_twin(server_factory, db_address: str) -> None:
+    # A node's own pool connections carry its name: they are not a twin.
+    flags = ["--database.address", db_address, "--logger.format", "text"]
+    first = server_factory("--migrate", *flags)
+    assert "Another live node uses this node's name" not in first.log()
+    second = server_factory(*flags)
+    assert "Another live node uses this node's name" in second.log()
+    assert "Another live node uses this node's name" not in first.log()
