@@ -450,10 +450,7 @@ class NakamaImport:
             not_carried = await self._not_carried()
             if self.no_target:
                 results = [TableResult(spec.name, spec.what) for spec in TABLES]
-                for res in results:
-                    res.source_rows = await self.src.fetchval(
-                        f"SELECT count(*) FROM {_ident(res.name)}")
-                    res.source_bytes = await self._source_bytes(res.name)
+                await self._sizes(results, count=True)
                 return Result("full", source, results, not_carried, True, seconds=(
                     time.monotonic() - started), target_state=(
                     "Kizuna's database does not exist yet: a real run creates and migrates it"))
@@ -474,12 +471,8 @@ class NakamaImport:
                     "value are skipped and reported).", state=state)
             if self.merge:
                 mode = result.mode = "merge"
-            for res in results:
-                res.source_bytes = await self._source_bytes(res.name)
+            await self._sizes(results, count=self.dry_run)
             if self.dry_run:
-                for res in results:
-                    res.source_rows = await self.src.fetchval(
-                        f"SELECT count(*) FROM {_ident(res.name)}")
                 result.seconds = time.monotonic() - started
                 return result
             self.say(f"counting and digesting Nakama's {len(plans)} tables in the snapshot "
@@ -536,19 +529,24 @@ class NakamaImport:
         row = await self.src.fetchrow(plan.digest_sql(plan.source_exprs, f"{_ident(plan.name)} t"))
         return int(row["n"]), row["d"]
 
-    async def _source_bytes(self, table: str) -> int | None:
-        try:
-            async with self.src.transaction():
-                return int(await self.src.fetchval("SELECT pg_total_relation_size($1::regclass)",
-                                                   table))
-        except (asyncpg.PostgresError, TypeError):
-            return None
+    async def _sizes(self, results: list[TableResult], count: bool) -> None:
+        """Each source table's size on disk (None where the engine does not say), and with
+        `count` its rows (a real run counts them with its digests instead)."""
+        for res in results:
+            try:
+                async with self.src.transaction():  # a savepoint: the snapshot survives a refusal
+                    res.source_bytes = int(await self.src.fetchval(
+                        "SELECT pg_total_relation_size($1::regclass)", res.name))
+            except (asyncpg.PostgresError, TypeError):
+                res.source_bytes = None
+            if count:
+                res.source_rows = await self.src.fetchval(f"SELECT count(*) FROM {_ident(res.name)}")
 
     # -- copying one table ---------------------------------------------------------------------
 
     async def _set_aside(self, table: str) -> list[str]:
-        """Drop `table`'s indexes that back no unique key, and its foreign keys (the batches
-        check parents themselves); return the statements that recreate them, as they were."""
+        """Drop `table`'s indexes that back no unique key, and its foreign keys; return the
+        statements that recreate them as they were (adding a foreign key back checks every row)."""
         rows = await self.dst.fetch(
             "SELECT 'ALTER TABLE ' || quote_ident(c.relname) || ' DROP CONSTRAINT ' "
             "|| quote_ident(con.conname) AS drop_sql, 'ALTER TABLE ' || quote_ident(c.relname) "
