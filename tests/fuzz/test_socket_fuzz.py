@@ -67,7 +67,7 @@ def is_envelope(doc: Any) -> bool:
 
 
 async def test_socket_envelopes(server):
-    stats = {"sent": 0, "replies": 0}
+    stats = {"sent": 0, "replies": 0, "reconnects": 0}
     async with aiohttp.ClientSession() as http:
         async with http.post(server.url + "/v2/account/authenticate/device",
                              json={"id": f"fuzz-{uuid.uuid4().hex}"},
@@ -89,7 +89,14 @@ async def test_socket_envelopes(server):
         for env in sent:
             if ws.closed:  # a socket the server closed (e.g. a message over the size limit)
                 ws = await http.ws_connect(url)
-            await ws.send_str(json.dumps(env))
+                stats["reconnects"] += 1
+            try:
+                await ws.send_str(json.dumps(env))
+            except aiohttp.ClientConnectionResetError:
+                # The server closed it and the close has not reached `ws.closed` yet.
+                ws = await http.ws_connect(url)
+                stats["reconnects"] += 1
+                await ws.send_str(json.dumps(env))
             stats["sent"] += 1
             # Drain whatever came back so far; every frame must be an envelope.
             while True:
@@ -113,7 +120,7 @@ async def test_socket_envelopes(server):
         await ws.close()
         after = rss_kb(server.proc.pid)
     print(f"\nsocket fuzz: {stats['sent']} envelopes sent, {stats['replies']} frames back, "
-          f"server RSS {before} kB -> {after} kB")
+          f"{stats['reconnects']} reconnects, server RSS {before} kB -> {after} kB")
     assert server.proc.poll() is None
     assert after < before + 64 * 1024, (before, after)  # bounded: under 64 MiB of growth
     with urllib_open(server.url + "/healthcheck") as r:
