@@ -85,7 +85,8 @@ class BenchServer:
         self.log = tempfile.NamedTemporaryFile(prefix="kizuna-bench-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [self.kizuna, "server", "--migrate", "--database.address", f"{PG}/{self.db}",
-             "--socket.port", str(self.port), "--session.token_expiry_sec", "7200",
+             "--socket.port", str(self.port), "--console.port", str(free_port()),
+             "--session.token_expiry_sec", "7200",
              "--logger.level", "warn", *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp())
         for _ in range(300):

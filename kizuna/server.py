@@ -39,10 +39,11 @@ from kizuna.migrate.report import LogReporter
 from kizuna.ops.backup import schema_head
 from kizuna.ops.migrator import build_engine
 from kizuna.ops.nodes import Registry
+from kizuna.ops.nodestats import NodeStats
 from kizuna.realtime.service import RealtimeService
 from kizuna.release import manifest
 from kizuna.runtime.service import LoadFailed
-from kizuna.services import Lifecycle, build
+from kizuna.services import Lifecycle, Services, build
 from kizuna.version import __version__, commit, full_version
 
 if TYPE_CHECKING:
@@ -115,8 +116,11 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     release = manifest()
     inflight = InFlight()
     deadline: float | None = None
+    node_stats = NodeStats()
     registry = Registry(pool, cfg.name, __version__, release.oldest_schema, release.newest_schema,
-                        address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}")
+                        address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}",
+                        stats=node_stats)
+    console_runner: web.AppRunner | None = None
     try:
         try:
             async with pool.acquire() as conn:
@@ -142,6 +146,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         except LoadFailed as exc:
             raise StartupError(str(exc)) from None
         app = build_app(services)
+        app.middlewares.insert(0, node_stats.middleware())
         app.middlewares.insert(0, inflight.middleware)
         if metrics is not None:  # outermost: it sees the status the client gets
             app.middlewares.insert(0, metrics.api_middleware())
@@ -164,6 +169,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             raise StartupError(
                 f"cannot listen on {cfg.socket.address or '*'}:{cfg.socket.port}: "
                 f"{exc.strerror or exc}") from None
+        console_runner = await _start_console(cfg, services, node_stats, registry)
         log.info("Startup done", extra={
             "port": cfg.socket.port, "schema": result.schema_version,
             "version": __version__, "node": cfg.name,
@@ -181,7 +187,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await _stop(deadline, _cut_time(deadline, stop_budget(cfg)), lifecycle=lifecycle, runtime=runtime,
                     leaderboards=services.domain.leaderboards, realtime=realtime, runner=runner,
                     inflight=inflight, sessions=sessions, registry=registry, pool=pool,
-                    metrics=metrics)
+                    metrics=metrics, console=console_runner)
     log.info("Shutdown complete")
     return 0
 
@@ -291,7 +297,8 @@ async def _drain(cfg: Config, lifecycle: Lifecycle, registry: Registry,
 async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: Any, leaderboards: Any,
                 realtime: RealtimeService, runner: web.AppRunner | None, inflight: InFlight,
                 sessions: Any, registry: Registry, pool: asyncpg.Pool,
-                metrics: NodeMetrics | None = None) -> None:
+                metrics: NodeMetrics | None = None,
+                console: web.AppRunner | None = None) -> None:
     """Everything after the drain, within `deadline`: the listener closes, the shutdown functions
     run, sockets close with 1001 and in-flight requests finish until the cut; what still runs then
     is logged and cancelled, and the connections, the registry row and the pool close."""
@@ -310,12 +317,45 @@ async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: A
         inflight.log_cut()
     if runner is not None:
         await _bounded("the HTTP server", runner.cleanup(), end)
+    if console is not None:  # after the drain: an operator watches it on the status page
+        await _bounded("the console", console.cleanup(), end)
     await _bounded("sessions", sessions.stop(), end)
     await _bounded("the node registry", registry.stop(), end)
     if not await _bounded("the database pool", pool.close(), end):
         pool.terminate()
     if metrics is not None:  # last: a scrape shows the drain until the end
         await _bounded("the metrics listener", metrics.stop(), deadline)
+
+
+async def _start_console(cfg: Config, services: Services, node_stats: NodeStats,
+                         registry: Registry) -> web.AppRunner:
+    """The admin console on console.address:console.port (7351): its own listener."""
+    from kizuna.console.app import Console, build_console_app
+    from kizuna.console.auth import ConsoleAuth
+    from kizuna.console.status import live_figures
+
+    console = Console(services, ConsoleAuth(cfg), stats=node_stats,
+                      registry_instance=registry.instance)
+    node_stats.state = lambda: live_figures(console)
+    if console.auth.default_password:
+        log.warning("The console uses the default password: set console.password and "
+                    "console.signing_key before this node is reachable by anyone else",
+                    extra={"console_port": cfg.console.port})
+    runner = AppRunner(build_console_app(console), access_log=None, handle_signals=False,
+                       shutdown_timeout=CANCEL_WAIT_SEC)
+    await runner.setup()
+    site = web.TCPSite(runner, host=cfg.console.address or None, port=cfg.console.port,
+                       ssl_context=_tls_context(cfg))
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartupError(
+            f"cannot listen on console.port {cfg.console.address or '*'}:{cfg.console.port}: "
+            f"{exc.strerror or exc} (another node on this machine? give each its own "
+            f"--console.port)") from None
+    log.info("Console listening", extra={"console_port": cfg.console.port})
+    return runner
 
 
 def _metrics(cfg: Config) -> NodeMetrics | None:

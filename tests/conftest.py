@@ -224,6 +224,8 @@ def start_server(args: list[str], tmp_path: Path, port: int | None = None,
     log_path = tmp_path / f"server-{port}.log"
     fh = open(log_path, "w")
     full = ["server", "--socket.port", str(port), *args]
+    if "--console.port" not in args:  # every node has a console: each its own port
+        full[3:3] = ["--console.port", str(free_port())]
     proc = subprocess.Popen([KIZUNA, *full], stdout=fh, stderr=subprocess.STDOUT,
                             env={**_env(), **(env or {})}, cwd=cwd or tmp_path)
     server = ServerProcess(proc, port, log_path, full)

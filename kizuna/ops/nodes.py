@@ -29,8 +29,12 @@ import logging
 import socket
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+import orjson
+
+from kizuna.ops.nodestats import NodeStats
 
 log = logging.getLogger("kizuna.nodes")
 
@@ -133,12 +137,52 @@ async def live_nodes(conn: asyncpg.Connection, *, expire: bool = True) -> list[N
     return sorted(nodes.values(), key=lambda n: (n.name, n.instance))
 
 
+@dataclass(frozen=True)
+class NodeRow:
+    """A registered node with everything it reports (the console's status page)."""
+    name: str
+    instance: str
+    version: str
+    state: str
+    address: str
+    schema_oldest: str
+    schema_newest: str
+    started_at: Any
+    seconds_since_heartbeat: float
+    stats: dict[str, Any]
+
+
+async def node_rows(conn: asyncpg.Connection | asyncpg.Pool) -> list[NodeRow]:
+    """Every live registered node with its reported stats (empty before 0011_console)."""
+    if not await _table_exists(conn):
+        return []
+    has_stats = bool(await conn.fetchval(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = $1 AND column_name = 'stats'", TABLE))
+    rows = await conn.fetch(
+        f"SELECT name, version, state, address, schema_oldest, schema_newest, started_at, "
+        f"{'stats' if has_stats else chr(39) + '{}' + chr(39) + '::jsonb AS stats'}, "
+        f"extract(epoch FROM now() - heartbeat_at)::float AS age FROM {TABLE} "
+        f"WHERE heartbeat_at > now() - make_interval(secs => $1) ORDER BY name", ALIVE_SEC)
+    out = []
+    for r in rows:
+        name, instance = split_key(r["name"])
+        stats = r["stats"]
+        out.append(NodeRow(name, instance, r["version"], r["state"], r["address"],
+                           r["schema_oldest"], r["schema_newest"], r["started_at"], r["age"],
+                           orjson.loads(stats) if isinstance(stats, str) else dict(stats or {})))
+    return out
+
+
 class Registry:
     """This process's row: registered at start, heartbeated, marked draining, removed at stop."""
 
     def __init__(self, pool: asyncpg.Pool, name: str, version: str, oldest: str, newest: str,
-                 address: str = "", instance: str | None = None) -> None:
+                 address: str = "", instance: str | None = None,
+                 stats: NodeStats | None = None) -> None:
         self.pool = pool
+        self.stats = stats  # what the console's status page shows of this node (0011_console)
+        self._has_stats: bool | None = None  # whether kizuna_node.stats exists (checked per beat until it does)
         self.name = name
         self.instance = instance or new_instance_id()
         self.key = row_key(name, self.instance)
@@ -185,13 +229,41 @@ class Registry:
     async def heartbeat(self) -> None:
         """One beat: refresh this row (registering again if it expired while the database was
         out of reach) and delete the rows of nodes that stopped beating."""
-        status = await self.pool.execute(
-            f"UPDATE {TABLE} SET heartbeat_at = now() WHERE name = $1", self.key)
+        if self.stats is not None and await self._stats_column():
+            status = await self.pool.execute(
+                f"UPDATE {TABLE} SET heartbeat_at = now(), stats = $2::jsonb WHERE name = $1",
+                self.key, orjson.dumps(self.stats.snapshot()).decode())
+            await self._merge_clients()
+        else:
+            status = await self.pool.execute(
+                f"UPDATE {TABLE} SET heartbeat_at = now() WHERE name = $1", self.key)
         if status == "UPDATE 0":
             log.warning("This node's registry row had expired (heartbeats failed for longer than "
                         f"{EXPIRE_SEC:g} s): registering again", extra={"node": self.name})
             await self._upsert()
         await expire_stale(self.pool)
+
+    async def _stats_column(self) -> bool:
+        """Whether the registry has the `stats` column (0011_console): a node of this release
+        may serve a schema before it, and see it appear when `migrate up` runs."""
+        if not self._has_stats:
+            self._has_stats = bool(await self.pool.fetchval(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = $1 AND column_name = 'stats'", TABLE))
+        return self._has_stats
+
+    async def _merge_clients(self) -> None:
+        """Add the client SDKs seen since the last beat to kizuna_client_seen."""
+        assert self.stats is not None
+        clients = self.stats.take_clients()
+        if not clients:
+            return
+        rows = [(sdk, version, agent, count) for (sdk, version), (count, agent) in clients.items()]
+        await self.pool.executemany(
+            "INSERT INTO kizuna_client_seen AS c (sdk, version, user_agent, requests) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (sdk, version) DO UPDATE SET "
+            "last_seen = now(), requests = c.requests + EXCLUDED.requests, "
+            "user_agent = EXCLUDED.user_agent", rows)
 
     async def _beat(self) -> None:
         while True:

@@ -97,6 +97,10 @@ class Tracker(Protocol):
         """How many presences (hidden ones included) this node tracks per stream mode (for
         metrics: kept up to date as presences come and go, so reading it costs no scan)."""
 
+    def count_streams(self, mode: int) -> int:
+        """How many streams of a mode have presences on this node (a scan of the streams: for
+        the console's status, every few seconds, not for hot paths)."""
+
 
 _EMPTY: dict[str, Presence] = {}
 _EMPTY_STREAMS: dict[Stream, Presence] = {}
@@ -237,6 +241,9 @@ class LocalTracker:
 
     def count_by_mode(self) -> dict[int, int]:
         return {mode: n for mode, n in self._per_mode.items() if n}
+
+    def count_streams(self, mode: int) -> int:
+        return sum(1 for s in self._by_stream if s.mode == mode)
 
     def streams_of(self, session_id: str) -> builtins.list[Stream]:
         return [*self._by_session.get(session_id, {})]

@@ -50,6 +50,8 @@ def bare_node(tmp_path: Path):
     if not _port_free(port):
         port = free_port()
         env["KIZUNA_SOCKET_PORT"] = str(port)
+    if not _port_free(7351):  # the console's default port
+        env["KIZUNA_CONSOLE_PORT"] = str(free_port())
     log = open(tmp_path / "node.log", "w")
     proc = subprocess.Popen([KIZUNA], cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

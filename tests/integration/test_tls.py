@@ -45,7 +45,8 @@ def test_the_node_serves_https_with_the_configured_certificate(tmp_path: Path,
              "--socket.ssl_certificate", str(cert), "--socket.ssl_private_key", str(key)]
     # start_server polls plain HTTP: wait on `kizuna healthcheck`, which follows the TLS flags.
     log = tmp_path / "server.log"
-    proc = subprocess.Popen([KIZUNA, "server", "--socket.port", str(port), *flags],
+    proc = subprocess.Popen([KIZUNA, "server", "--socket.port", str(port),
+                             "--console.port", str(free_port()), *flags],
                             stdout=log.open("w"), stderr=subprocess.STDOUT, env=_env())
     server = ServerProcess(proc, port, log)
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import KIZUNA, ROOT, _env
+from tests.conftest import KIZUNA, ROOT, _env, free_port
 
 PREVIOUS_RELEASE = "79e95d3cc822bc61c698e37d406547199a67a336"
 PREVIOUS_HEAD = "0004_chat_notifications"
@@ -76,7 +76,7 @@ class Node:
         fh = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [*self.argv, "server", "--name", self.name, "--socket.port", str(self.port),
-             "--logger.format", "text", *args],
+             "--console.port", str(free_port()), "--logger.format", "text", *args],
             stdout=fh, stderr=subprocess.STDOUT, env=_env(), cwd=self.log_path.parent)
         deadline = time.monotonic() + wait
         import urllib.request

@@ -46,7 +46,7 @@ import signal
 import subprocess
 import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -164,6 +164,7 @@ class Machine:
     db_address: str
     proc: subprocess.Popen | None = None
     release: str = ""
+    console_port: int = field(default_factory=free_port)  # two machines share this host
 
     @property
     def url(self) -> str:
@@ -184,6 +185,7 @@ class Machine:
         doc: dict = {"name": self.name, "data_dir": str(self.home),
                      "shutdown_grace_sec": GRACE_SEC,
                      "logger": {"format": "text"}, "socket": {"port": self.port},
+                     "console": {"port": self.console_port},
                      "database": {"address": [self.db_address]}}
         if new_release:  # the first hop: the previous release refuses a key it does not know
             doc["shutdown_drain_sec"] = DRAIN_SEC
