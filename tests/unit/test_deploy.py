@@ -425,7 +425,8 @@ def test_sample_config_loads(sample_config: config_mod.Config) -> None:
     assert sample_config.shutdown_grace_sec == 30
     assert sample_config.database.address, "the sample points at an external PostgreSQL"
     text = SAMPLE_CONFIG.read_text()
-    for key in ("server_key", "encryption_key", "refresh_encryption_key", "http_key"):
+    for key in ("server_key", "encryption_key", "refresh_encryption_key", "http_key", "password",
+                "signing_key"):
         assert re.search(rf"^\s*{key}: CHANGE-ME", text, re.M), f"{key} should be a CHANGE-ME placeholder"
 
 
