@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,12 @@ BASIC = "Basic " + base64.b64encode(b"defaultkey:").decode()
 # Every wrk scenario: a warm-up run (discarded) then this many measured passes (medians printed).
 PASSES = int(os.environ.get("KZ_BENCH_PASSES", "3"))
 WARMUP = os.environ.get("KZ_BENCH_WARMUP", "3s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -77,6 +84,8 @@ class BenchServer:
         self.db = f"kzbench_{uuid.uuid4().hex[:10]}"
         self.extra = extra or []
         self.url = f"http://127.0.0.1:{port}"
+        self.console_port = free_port()
+        self.console = f"http://127.0.0.1:{self.console_port}"
         self.needs_wrk = needs_wrk
 
     def __enter__(self) -> BenchServer:
@@ -85,7 +94,7 @@ class BenchServer:
         self.log = tempfile.NamedTemporaryFile(prefix="kizuna-bench-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [self.kizuna, "server", "--migrate", "--database.address", f"{PG}/{self.db}",
-             "--socket.port", str(self.port), "--console.port", str(free_port()),
+             "--socket.port", str(self.port), "--console.port", str(self.console_port),
              "--session.token_expiry_sec", "7200",
              "--logger.level", "warn", *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp())

@@ -92,11 +92,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except BODY_ERRORS as exc:
         return error_response(UnreadableBody(body_error(exc)))
     except web.HTTPNotFound:
-        err = KizunaError(Code.NOT_FOUND, "Not Found")
+        missing = KizunaError(Code.NOT_FOUND, "Not Found")
         if is_api(request):
-            return error_response(err)
+            return error_response(missing)
         from kizuna.console.pages import error_page
-        return error_page(request, err)
+        return error_page(request, missing)
     except web.HTTPMethodNotAllowed:
         return error_response(KizunaError(Code.UNIMPLEMENTED, "Method Not Allowed"))
     except web.HTTPRequestEntityTooLarge:
@@ -154,7 +154,7 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
         action = f"{request.method} {route.canonical if route is not None else request.path}"
         message, metadata = request.get("audit", ("", {}))
         log.info("Console action", extra={"console_user": operator.username, "action": action,
-                                          "resource": request.path, "message": message})
+                                          "resource": request.path, "note": message})
         try:
             await audit.record(console_of(request).pool, operator.username, action, request.path,
                                message or action, metadata)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -115,7 +116,7 @@ class NodeStats:
             out.update(self.state())
         return out
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         """An aiohttp middleware counting the API's requests (socket upgrades count their client
         but not their latency: a socket lives for minutes)."""
         record, saw = self.record, self.saw_client

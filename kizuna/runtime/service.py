@@ -80,6 +80,7 @@ class Runtime:
         self.node = cfg.name
         self.version = __version__
         self.registry = Registry()
+        self.loaded_at: float | None = None  # when `registry` was loaded (unix seconds)
         self.pool = WorkerPool(WORKERS)
         # The node's metrics (None: metrics.prometheus_port unset): function calls are timed,
         # and modules' custom metrics (`nk.metrics_*`, checked either way) exported.
@@ -99,7 +100,7 @@ class Runtime:
         result = await self._load()
         if result.errors:
             raise LoadFailed(result.errors)
-        self.registry = result.registry
+        self.registry, self.loaded_at = result.registry, time.time()
         self._announce(result, "Loaded runtime modules")
         self._events = asyncio.Queue(self.config.runtime.event_queue_size)
         for i in range(self.config.runtime.event_queue_workers):
@@ -170,7 +171,7 @@ class Runtime:
             for err in result.errors:
                 log.error(f"Runtime module failed to reload, keeping the previous version: {err}")
             return False
-        self.registry = result.registry
+        self.registry, self.loaded_at = result.registry, time.time()
         self._announce(result, "Reloaded runtime modules")
         log.debug("reload took", extra={"ms": int((time.monotonic() - started) * 1000)})
         return True

@@ -88,6 +88,10 @@ def test_sign_in_in_a_browser_shows_status_and_the_default_password_banner(node,
     screenshot(browser, "status-phone", phone=True)
     browser.get(node.console + "/config")
     assert "********" in browser.find_element(By.ID, "config").text
+    screenshot(browser, "config")
+    browser.get(node.console + "/audit")
+    assert "authenticate" in browser.find_element(By.ID, "audit").text
+    screenshot(browser, "audit")
     # A forged cookie is no way in.
     browser.delete_all_cookies()
     forged = jwt.encode({"iss": "kizuna-console", "usn": "admin", "exp": int(time.time()) + 600},
