@@ -161,6 +161,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         runner = AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=CANCEL_WAIT_SEC)
         await runner.setup()
+        # The console first: once the game port answers (/healthcheck), the console does too.
+        console_runner = await _start_console(cfg, services, node_stats, registry)
         site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port,
                            ssl_context=_tls_context(cfg))
         try:
@@ -169,7 +171,6 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             raise StartupError(
                 f"cannot listen on {cfg.socket.address or '*'}:{cfg.socket.port}: "
                 f"{exc.strerror or exc}") from None
-        console_runner = await _start_console(cfg, services, node_stats, registry)
         log.info("Startup done", extra={
             "port": cfg.socket.port, "schema": result.schema_version,
             "version": __version__, "node": cfg.name,

@@ -94,7 +94,7 @@ _BOARD_COLUMNS = (
     "id, authoritative, sort_order, operator, reset_schedule, metadata::text AS metadata, "
     "create_time, COALESCE(enable_ranks, true) AS enable_ranks, category, description, duration, "
     "extract(epoch FROM end_time)::bigint AS end_time, join_required, max_size, max_num_score, "
-    "title, extract(epoch FROM start_time)::bigint AS start_time")
+    "title, floor(extract(epoch FROM start_time))::bigint AS start_time")
 
 
 # -- boards --------------------------------------------------------------------------------------

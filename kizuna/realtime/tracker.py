@@ -101,6 +101,10 @@ class Tracker(Protocol):
         """How many streams of a mode have presences on this node (a scan of the streams: for
         the console's status, every few seconds, not for hot paths)."""
 
+    def streams(self, mode: int) -> builtins.list[Stream]:
+        """The streams of a mode that have presences on this node (a scan of the streams: for
+        the console's lists, not for hot paths)."""
+
 
 _EMPTY: dict[str, Presence] = {}
 _EMPTY_STREAMS: dict[Stream, Presence] = {}
@@ -244,6 +248,9 @@ class LocalTracker:
 
     def count_streams(self, mode: int) -> int:
         return sum(1 for s in self._by_stream if s.mode == mode)
+
+    def streams(self, mode: int) -> builtins.list[Stream]:
+        return [s for s in self._by_stream if s.mode == mode]
 
     def streams_of(self, session_id: str) -> builtins.list[Stream]:
         return [*self._by_session.get(session_id, {})]

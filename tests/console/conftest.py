@@ -86,13 +86,33 @@ class ConsoleApi:
         return body
 
 
+def wait_for_console(node: Node, timeout: float = 30) -> None:
+    """The server answers /healthcheck before its console listens (it starts last): wait for
+    the console's port too."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(node.console + "/login", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory) -> Iterator[Node]:
     """One node (fresh database, default console credentials) shared by a test module."""
     port = free_port()
     tmp = tmp_path_factory.mktemp("console-node")
     with server_on_fresh_database(tmp, "--console.port", str(port)) as srv:
-        yield Node(srv, port)
+        node = Node(srv, port)
+        wait_for_console(node)
+        yield node
 
 
 @pytest.fixture(scope="module")
