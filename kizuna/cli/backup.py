@@ -79,11 +79,20 @@ def backup(ctx: click.Context, out_path: str | None, **opts: Any) -> None:
         path = out_path or str(Path(cfg.backup.dir) / (
             f"kizuna-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{head or 'empty'}.kzb"))
         if opts["as_json"]:
-            return await ops.backup(engine.conn, path, kizuna_version=__version__,
-                                    known_migrations=known)
-        with _progress_bar() as bar:
-            return await ops.backup(engine.conn, path, kizuna_version=__version__,
-                                    known_migrations=known, progress=_progress_callback(bar))
+            summary = await ops.backup(engine.conn, path, kizuna_version=__version__,
+                                       known_migrations=known)
+        else:
+            with _progress_bar() as bar:
+                summary = await ops.backup(engine.conn, path, kizuna_version=__version__,
+                                           known_migrations=known,
+                                           progress=_progress_callback(bar))
+        # The console's upgrade-health page shows the last manual backup (kizuna_backup_log).
+        from kizuna.ops.backup_log import record_backup
+
+        await record_backup(engine.conn, kind="manual", reason="kizuna backup", path=summary.path,
+                            size_bytes=summary.bytes_file, schema_head=summary.schema_head,
+                            version=__version__)
+        return summary
     summary = run_with_engine(ctx, opts, False, body)
     if opts["as_json"]:
         emit_json({"ok": True, **summary.to_json()})

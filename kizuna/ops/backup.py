@@ -681,13 +681,14 @@ async def restore(conn: asyncpg.Connection, archive: Archive, engine: Any, *, fo
         if not ignore_live_nodes:
             await _refuse_live_nodes(conn)
         safety = None
+        safety_summary: Summary | None = None
         if not empty and safety_dir is not None:
             known = [m.id for m in engine.migrations]
             current = await schema_head(conn, known)
             safety = auto_path(safety_dir, current, "restore")
             say(f"backing up what the database holds now to {safety} (skip with --no-backup)")
-            done = await backup(conn, safety, kizuna_version=engine.opts.version,
-                                known_migrations=known)
+            done = safety_summary = await backup(conn, safety, kizuna_version=engine.opts.version,
+                                                 known_migrations=known)
             say(f"safety backup done: {done.tables} tables, {done.rows} rows, "
                 f"{_human(done.bytes_file)}; `kizuna restore {safety} --force --no-migrate` "
                 f"brings it back")
@@ -716,6 +717,15 @@ async def restore(conn: asyncpg.Connection, archive: Archive, engine: Any, *, fo
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(_drop_staging(conn, search_path), 10)
         later = await engine.up() if migrate_after else []
+        if safety_summary is not None:
+            # Recorded in the restored schema (the one it replaced, where a record would have
+            # gone, is gone); skipped when that schema has no kizuna_backup_log.
+            from kizuna.ops.backup_log import record_backup
+
+            await record_backup(conn, kind="automatic", reason="before restore --force",
+                                path=safety_summary.path, size_bytes=safety_summary.bytes_file,
+                                schema_head=safety_summary.schema_head,
+                                version=engine.opts.version)
         return {"restored_rows": counts, "schema_head": head, "migrated_after": later,
                 "safety_backup": str(safety) if safety else None}
     return await engine.locked(body)
@@ -774,10 +784,22 @@ async def auto_backup(conn: asyncpg.Connection, *, directory: str, retention: in
                           "Free some space or set backup.dir, or pass --no-backup.") from None
     say(f"backup done: {summary.tables} tables, {summary.rows} rows, "
         f"{_human(summary.bytes_file)} in {summary.seconds:.1f}s")
+    from kizuna.ops.backup_log import record_backup
+
+    # Before the change, so the row exists even if the change fails (a down that removes
+    # kizuna_backup_log takes it along; before the up that creates it, nothing is recorded).
+    await record_backup(conn, kind="automatic", reason=_auto_reason(reason, what),
+                        path=str(path), size_bytes=summary.bytes_file,
+                        schema_head=summary.schema_head, version=version)
     for old in prune(directory, retention):
         say(f"removed old automatic backup {old.name} (backup.retention {retention}; the "
             f"newest backup of each schema is always kept)")
     return str(path)
+
+
+def _auto_reason(reason: str, what: str) -> str:
+    """The `reason` of an automatic backup's record: "before migrate up", "before the import"."""
+    return f"before migrate {reason}" if reason in ("up", "down", "redo") else f"before {what}"
 
 
 def auto_backup_hook(conn: asyncpg.Connection, *, directory: str, retention: int,
