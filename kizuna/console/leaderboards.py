@@ -118,6 +118,16 @@ async def _boards_json(domain: Domain, boards: list[Board]) -> list[dict[str, An
     return [board_json(domain, b, views.get(b.id), now) for b in boards]
 
 
+def _after(cursor: str | None) -> str:
+    """The id a one-id keyset cursor holds ("" for the first page)."""
+    if not cursor:
+        return ""
+    values = decode_cursor(cursor)
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise invalid(MALFORMED_CURSOR)
+    return str(values[0])
+
+
 def _tournament_filter(request: web.Request) -> bool | None:
     return fields.query_bool(request.query, "tournament")
 
@@ -126,12 +136,7 @@ def _page_of_boards(domain: Domain, tournament: bool | None, limit: int,
                     cursor: str | None) -> tuple[list[Board], int, str | None]:
     """Boards by id (keyset on the id), those of one kind when `tournament` is given; the total
     of that kind; the next page's cursor."""
-    after = ""
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise invalid(MALFORMED_CURSOR)
-        after = values[0]
+    after = _after(cursor)
     boards = sorted((b for b in domain.leaderboards.boards.values()
                      if tournament is None or b.is_tournament == tournament),
                     key=lambda b: b.id)
@@ -265,12 +270,7 @@ def _matches(request: web.Request, limit: int,
     """The relayed matches with members on this node, by id (keyset on the id)."""
     realtime = console_of(request).services.realtime
     tracker = realtime.tracker
-    after = ""
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise invalid(MALFORMED_CURSOR)
-        after = values[0]
+    after = _after(cursor)
     found = sorted((s for s in tracker.streams(streams.MATCH_RELAYED) if s.subject > after),
                    key=lambda s: s.subject)
     page = found[:limit]
