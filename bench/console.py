@@ -84,7 +84,8 @@ async def measure(srv: BenchServer, users: int, samples: int) -> None:
             ("account page (HTML)", lambda: f"/accounts/{uid(pick())}"),
             ("storage collections", lambda: "/v2/console/storage/collections"),
             ("storage objects of a collection", lambda: "/v2/console/storage?collection=saves&limit=100"),
-            ("storage objects of a user", lambda: f"/v2/console/storage?collection=saves&user_id={uid(pick() // 3 + 1)}"),
+            ("storage objects of a user",
+             lambda: f"/v2/console/storage?collection=saves&user_id={uid(pick() // 3 + 1)}"),
             ("status", lambda: "/v2/console/status"),
             ("upgrade health", lambda: "/v2/console/upgrade"),
         ]

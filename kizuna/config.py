@@ -161,6 +161,10 @@ class MatchConfig:
     join_marker_deadline_ms: int = _f(15000, min=1)
     max_empty_sec: int = _f(0, min=0)
     label_update_interval_ms: int = _f(1000, min=1)
+    # Kizuna's own (Nakama has none): how many authoritative matches one node runs at once.
+    # Matches are created by server code only (nk.match_create); a module creating them in a
+    # loop gets an error instead of growing the node's memory without bound.
+    max_matches: int = _f(10000, min=1)
 
 
 @dataclass

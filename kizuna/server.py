@@ -310,7 +310,9 @@ async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: A
         for site in list(runner.sites):  # no new connections from here on
             await _bounded("the listener", site.stop(), cut)
     # The shutdown functions may use the time up to the cut; in-flight requests keep running.
-    await _bounded("the runtime modules (shutdown functions)", runtime.stop(), cut)
+    # Then the matches get match_terminate and the rest of the grace period, until the cut.
+    await _bounded("the runtime modules (shutdown functions, matches)", runtime.stop(until=cut),
+                   cut)
     # Quick, and never skipped: every socket gets its close frame (1001), even past the cut.
     await _bounded("leaderboards", leaderboards.stop(), end)
     await _bounded("realtime sockets", realtime.stop(), max(cut, min(end, time.monotonic() + 1)))

@@ -8,7 +8,8 @@ The graph, from the bottom:
 - `RealtimeService` (kizuna/realtime/service.py): the /ws sessions, presence tracker and Router;
   it implements `core.delivery.Sockets`, so `domain.sockets` points at it;
 - `Runtime` (kizuna/runtime/service.py): server modules and `nk`, built on the Domain; it serves
-  the socket dispatcher's hooks, RPCs and session events (`realtime.modules`);
+  the socket dispatcher's hooks, RPCs and session events (`realtime.modules`), and runs the
+  authoritative matches (`domain.matches`);
 - `Lifecycle`: readiness and draining, read by the health endpoints;
 - `NodeMetrics` (kizuna/metrics/node.py), only with `metrics.prometheus_port`: handed to the
   realtime service and the runtime (they time what passes through them), and given the gauges
@@ -76,6 +77,7 @@ def build(config: Config, pool: Any, *, dev: bool = False,
     runtime = Runtime(domain, dev=dev, served_methods=served_methods,
                       served_kinds=served_socket_kinds(), metrics=metrics)
     realtime.modules = runtime
+    domain.matches = runtime.matches
     domain.leaderboards.hooks = runtime
     services = Services(config=config, pool=pool, domain=domain, realtime=realtime,
                         runtime=runtime, metrics=metrics)

@@ -17,6 +17,7 @@ from kizuna.api import (
     groups,
     health,
     leaderboard,
+    match,
     notification,
     openapi,
     rpc,
@@ -37,7 +38,7 @@ log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
 API_MODULES = (account, storage, channel, notification, event, friends, groups, leaderboard,
-               tournament, unsupported)
+               tournament, match, unsupported)
 
 
 def endpoints() -> list[Endpoint]:

@@ -46,6 +46,8 @@ QUERY: dict[str, dict[str, Any]] = {
     "ListNotifications": {"limit": _I32, "cacheable_cursor": _S},
     "DeleteNotifications": {"ids": _STRINGS},
     "ListStorageObjects": {**_PAGE, "user_id": _S},
+    "ListMatches": {"limit": _I32, "authoritative": _B, "label": _S, "min_size": _I32,
+                    "max_size": _I32, "query": _S},
 }
 _OBJECT_ID = {"collection": _S, "key": _S, "user_id": _S, "version": _S}
 BODY: dict[str, dict[str, Any]] = {

@@ -14,12 +14,12 @@ API (Nakama's console paths; one list serves leaderboards and tournaments, as in
 - `DELETE /v2/console/leaderboard/{id}/owner/{owner_id}`: delete an owner's record of the
   current period (authoritative boards too: the operator acts as server code);
 - `GET /v2/console/match?limit=&cursor=` -> `{matches: [{api_match, node, presences}],
-  next_cursor}`: the relayed matches with members on this node;
+  next_cursor}`: the authoritative matches this node runs and the relayed matches with members
+  on this node;
   `GET /v2/console/match/{match_id}` -> one of them.
 
 Boards are the node's in-memory copy (core/leaderboards.py keeps every node's current); records
-are read with core's paginated list. Authoritative matches (server-side match handlers) do not
-exist in Kizuna yet: the matches page says so.
+are read with core's paginated list.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from kizuna.core import streams
 from kizuna.core import tournaments as tn
 from kizuna.core.domain import Domain
 from kizuna.core.leaderboards import Board
+from kizuna.core.matches import RunningMatch
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.realtime.tracker import Presence
 from kizuna.wire import encode, fields, paging
@@ -256,26 +257,34 @@ async def tournament_page(request: web.Request) -> web.StreamResponse:
 # -- matches -------------------------------------------------------------------------------------
 
 
-def _match_json(stream: streams.Stream, members: list[Presence], node: str) -> dict[str, Any]:
-    authoritative = stream.mode == streams.MATCH_AUTHORITATIVE
+def _match_json(stream: streams.Stream, members: list[Presence], node: str,
+                running: RunningMatch | None = None) -> dict[str, Any]:
     return {"api_match": {"match_id": f"{stream.subject}.{stream.label}",
-                          "authoritative": authoritative, "label": "", "size": len(members),
-                          "tick_rate": 0, "handler_name": ""},
+                          "authoritative": running is not None,
+                          "label": running.label if running is not None else "",
+                          "size": len(members),
+                          "tick_rate": running.tick_rate if running is not None else 0,
+                          "handler_name": running.handler_name if running is not None else ""},
             "node": node,
             "presences": [encode.user_presence(p) for p in members]}
 
 
 def _matches(request: web.Request, limit: int,
              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """The relayed matches with members on this node, by id (keyset on the id)."""
-    realtime = console_of(request).services.realtime
-    tracker = realtime.tracker
+    """This node's matches, by id (keyset on the id): its running authoritative matches and the
+    relayed matches with members here."""
+    services = console_of(request).services
+    tracker = services.realtime.tracker
     after = _after(cursor)
-    found = sorted((s for s in tracker.streams(streams.MATCH_RELAYED) if s.subject > after),
+    running = {m.stream.subject: m for m in services.domain.matches.running()}
+    found = sorted([s for s in tracker.streams(streams.MATCH_RELAYED) if s.subject > after]
+                   + [m.stream for m in running.values() if m.stream.subject > after],
                    key=lambda s: s.subject)
     page = found[:limit]
     more = len(found) > limit
-    out = [_match_json(s, tracker.list(s), tracker.node) for s in page]
+    out = [_match_json(s, tracker.list(s), tracker.node,
+                       running.get(s.subject) if s.mode == streams.MATCH_AUTHORITATIVE else None)
+           for s in page]
     return out, encode_cursor([page[-1].subject]) if more and page else None
 
 
@@ -288,8 +297,14 @@ async def api_match(request: web.Request) -> web.StreamResponse:
     match_id = fields.path(request.match_info, "match_id")
     head, dot, node = match_id.partition(".")
     tracker = console_of(request).services.realtime.tracker
+    if dot and node:
+        running = console_of(request).services.domain.matches.get(match_id)
+        if running is None:
+            raise KizunaError(Code.NOT_FOUND, MATCH_NOT_FOUND)
+        return json_ok(_match_json(running.stream, tracker.list(running.stream), tracker.node,
+                                   running))
     stream = streams.Stream(streams.MATCH_RELAYED, head)
-    if not dot or node or not tracker.exists(stream):
+    if not dot or not tracker.exists(stream):
         raise KizunaError(Code.NOT_FOUND, MATCH_NOT_FOUND)
     return json_ok(_match_json(stream, tracker.list(stream), tracker.node))
 

@@ -84,6 +84,11 @@ class Sockets(Protocol):
         """How many presences a stream has, hidden ones included."""
         ...
 
+    def stream_counts(self, mode: int) -> list[tuple[Stream, int]]:
+        """The streams of a mode that have presences, with how many each (a scan: for
+        listings such as the relayed matches of GET /v2/match, not for hot paths)."""
+        ...
+
     def stream_data(self, stream: Stream, data: str, reliable: bool,
                     to: list[PresenceId] | None) -> None:
         """A `stream_data` push (no sender) to every session on the stream, or to `to`."""
@@ -144,6 +149,9 @@ class NoSockets:
 
     def stream_count(self, stream: Stream) -> int:
         return 0
+
+    def stream_counts(self, mode: int) -> list[tuple[Stream, int]]:
+        return []
 
     def stream_data(self, stream: Stream, data: str, reliable: bool,
                     to: list[PresenceId] | None) -> None:

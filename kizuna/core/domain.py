@@ -4,7 +4,7 @@ A use case with several steps (delete an account, ban users, send a chat message
 takes the `Domain` and does all of them, the same for REST, the socket and server code. It reaches
 connected players only through `domain.sockets` (see delivery.py), which the node's builder
 (kizuna/services.py) points at the realtime service; until then, and in tools without sockets,
-nobody is online.
+nobody is online. Likewise `domain.matches` (matches.py) is the runtime's authoritative matches.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from kizuna.config import Config
 from kizuna.core.chat import MessageWriter
 from kizuna.core.delivery import NO_SOCKETS, Sockets
 from kizuna.core.leaderboards import Leaderboards
+from kizuna.core.matches import NO_MATCHES, Matches
 from kizuna.core.notifications import Notifier
 from kizuna.core.sessions import SessionStore
 
@@ -27,6 +28,9 @@ class Domain:
         # One LISTEN connection for the node, shared by every area that hears NOTIFY.
         self.listener = self.sessions.listener
         self.sockets: Sockets = NO_SOCKETS
+        # The authoritative matches this node runs (matches.py), set by the builder to the
+        # runtime's; until then none exist.
+        self.matches: Matches = NO_MATCHES
         self.notifier = Notifier(self)
         self.messages = MessageWriter(pool)
         self.leaderboards = Leaderboards(pool, self.listener)

@@ -61,8 +61,8 @@ streams use 8-255, and their presence events are `stream_presence_event`s."""
 
 RESERVED_MODES = frozenset({NOTIFICATIONS, MATCH_AUTHORITATIVE, PARTY})
 """Modes whose membership server code may read and send to but not change: every socket's own
-notification presence (how the server reaches a user), and the streams of features this server
-does not have (authoritative matches, parties)."""
+notification presence (how the server reaches a user), the players of authoritative matches
+(their handler admits them: core/matches.py) and parties."""
 
 _STREAM_KEYS = frozenset({"mode", "subject", "subcontext", "label"})
 

@@ -7,8 +7,8 @@ a word out. What happens to a key of the Nakama file:
 - kept: a key Kizuna has under the same name (kizuna.config.KEYS) is copied when its value is one
   Kizuna takes (the loader's own coercion, range and choice checks), otherwise left out with the
   reason, so Kizuna's default applies. A few are kept with a note: Kizuna accepts them but does
-  not act on them in this release (`_NOT_YET`: no console, authoritative matches,
-  matchmaker or parties yet; metrics.reporting_freq_sec), or their meaning is narrower (runtime.path holds Python
+  not act on them in this release (`_NOT_YET`: no console, matchmaker or parties yet;
+  metrics.reporting_freq_sec, three match keys), or their meaning is narrower (runtime.path holds Python
   modules);
 - translated: the same meaning in another shape. `database.address`: Nakama connects to the
   first address of its list only, and so does Kizuna, so the others are left out. Kizuna keeps
@@ -118,7 +118,13 @@ _NOT_YET: dict[str, str] = {
     "console": "kept, but Kizuna has no console yet: nothing listens on console.port",
     "metrics.reporting_freq_sec": "kept, but it has no effect: Kizuna's metrics are pulled by "
                                   "Prometheus from metrics.prometheus_port",
-    "match": "kept, but Kizuna has no authoritative matches yet (relayed matches only)",
+    "match.call_queue_size": "kept, but it has no effect: Kizuna never drops a match's join and "
+                             "leave events",
+    "match.join_marker_deadline_ms": "kept, but it has no effect: Kizuna puts an accepted player "
+                                     "in the match at once (and tells the match when they never "
+                                     "arrive)",
+    "match.label_update_interval_ms": "kept, but it has no effect: Kizuna's listings see a new "
+                                      "match label at once",
     "matchmaker": "kept, but Kizuna has no matchmaker yet",
     "party": "kept, but Kizuna has no parties yet",
     "session.single_party": "kept, but Kizuna has no parties yet",

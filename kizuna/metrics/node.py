@@ -78,7 +78,8 @@ TIMER_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 # Runtime function labels (kizuna/runtime/registry.py: "rpc echo", "before UpdateAccount", ...)
 # -> (kind, function id). Labels without an id ("event", "session start", ...) use the module.
 _RUNTIME_KINDS = (("rt before ", "rt_before"), ("rt after ", "rt_after"), ("rpc ", "rpc"),
-                  ("before ", "before"), ("after ", "after"), ("http ", "http"))
+                  ("before ", "before"), ("after ", "after"), ("http ", "http"),
+                  ("match ", "match"))  # "match <handler> <function>"
 
 # A gauge read at scrape time: a number, or {label values: number}.
 GaugeValue = float | int | Mapping[tuple[str, ...], float | int]

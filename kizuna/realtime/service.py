@@ -278,6 +278,10 @@ class RealtimeService:
     def stream_count(self, stream: Stream) -> int:
         return self.tracker.count(stream)
 
+    def stream_counts(self, mode: int) -> list[tuple[Stream, int]]:
+        count = self.tracker.count
+        return [(s, count(s)) for s in self.tracker.streams(mode)]
+
     def _send(self, stream: Stream, data: bytes, to: list[PresenceId] | None) -> None:
         if to is None:
             self.router.send_to_stream(stream, data)

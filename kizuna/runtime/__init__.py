@@ -7,8 +7,10 @@ Module code imports from here:
 and annotates with kizuna.runtime.types (Context, Logger, Nk, Initializer, ...). The pieces:
 
 - loader.py    finds and imports the modules of `runtime.path`, runs their init_module
-- registry.py  what they register (RPCs, hooks, events, HTTP routes) and the `initializer`
+- registry.py  what they register (RPCs, hooks, events, HTTP routes, match handlers) and the
+               `initializer`
 - invoke.py    calls a function: plain ones in worker threads, coroutines on the loop, deadlines
+- matches.py   authoritative matches: each one's schedule (ticks, joins, signals), its dispatcher
 - nk/          the `nk` API over the kizuna/core use cases, one module per area: the coroutines
                (`nk.aio.x()`, AsyncNk) and their blocking twins (`nk.x()`, Nk), derived from them
 - hooks.py     before/after hooks around REST methods and socket messages

@@ -24,6 +24,7 @@ HTTP = "http"  # a custom HTTP handler (Kizuna's name: Nakama's Go handlers get 
 LEADERBOARD_RESET = "leaderboard_reset"
 TOURNAMENT_END = "tournament_end"
 TOURNAMENT_RESET = "tournament_reset"
+MATCH = "match"  # the functions of an authoritative match's handler
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -33,7 +34,7 @@ class Context:
     env: Mapping[str, str]
     """`runtime.env` as a read-only mapping (`--runtime.env KEY=VALUE`, repeatable)."""
     execution_mode: str
-    """run_once (init_module), rpc, before, after, event, shutdown or http."""
+    """run_once (init_module), rpc, before, after, event, shutdown, http or match."""
     node: str
     version: str
     headers: Mapping[str, list[str]] | None = None
@@ -50,6 +51,12 @@ class Context:
     lang: str | None = None
     client_ip: str | None = None
     client_port: str | None = None
+    match_id: str | None = None
+    """The match, in the functions of an authoritative match's handler."""
+    match_node: str | None = None
+    match_label: str | None = None
+    """The match's label when the function was called (None in match_init)."""
+    match_tick_rate: int | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in _NAMES:

@@ -115,24 +115,57 @@ class Invoker:
         self.timeout = timeout
         self.metrics = metrics
 
-    async def call(self, f: Function, *args: Any, timeout: float | None = None) -> Any:
-        """Run `f(*args)`; its result, or KizunaError. With node metrics, each call is timed and
-        its failures counted per function (kizuna/metrics/node.py)."""
-        limit = self.timeout if timeout is None else timeout
+    async def _execute(self, f: Function, args: tuple, limit: float) -> Any:
+        """`f(*args)`: a coroutine on the loop, a plain function in a worker thread; TimeoutError
+        after `limit` seconds."""
+        if f.is_async:
+            async with asyncio.timeout(limit):
+                return await f.fn(*args)
         started = time.monotonic()
+        fut = self.pool.submit(_run, started + limit, f.fn, args)
+        result = await asyncio.wait_for(asyncio.wrap_future(fut), limit)
+        if inspect.isawaitable(result):  # a plain function that returned a coroutine
+            async with asyncio.timeout(max(0.0, started + limit - time.monotonic())):
+                result = await result
+        return result
+
+    async def run(self, f: Function, *args: Any, timeout: float | None = None) -> Any:
+        """Run `f(*args)` for a caller that reports failures itself (a match's handler, whose
+        failure ends the match): an exception is raised as the function raised it, with its
+        traceback; running out of time is KizunaError(DEADLINE_EXCEEDED). Timed and counted
+        like `call`."""
+        limit = self.timeout if timeout is None else timeout
         metrics = self.metrics
         clock = time.perf_counter() if metrics is not None else 0.0
         error: Code | None = None
         try:
-            if f.is_async:
-                async with asyncio.timeout(limit):
-                    return await f.fn(*args)
-            fut = self.pool.submit(_run, started + limit, f.fn, args)
-            result = await asyncio.wait_for(asyncio.wrap_future(fut), limit)
-            if inspect.isawaitable(result):  # a plain function that returned a coroutine
-                async with asyncio.timeout(max(0.0, started + limit - time.monotonic())):
-                    result = await result
-            return result
+            return await self._execute(f, args, limit)
+        except TimeoutError:
+            error = Code.DEADLINE_EXCEEDED
+            raise KizunaError(Code.DEADLINE_EXCEEDED,
+                              f"Function call timed out after {int(limit * 1000)} ms.") from None
+        except Error as exc:
+            error = to_kizuna(exc).code
+            raise
+        except asyncio.CancelledError:
+            error = Code.CANCELED
+            raise
+        except Exception:
+            error = Code.INTERNAL
+            raise
+        finally:
+            if metrics is not None:
+                metrics.runtime_call(f.label, f.module, time.perf_counter() - clock, error)
+
+    async def call(self, f: Function, *args: Any, timeout: float | None = None) -> Any:
+        """Run `f(*args)`; its result, or KizunaError. With node metrics, each call is timed and
+        its failures counted per function (kizuna/metrics/node.py)."""
+        limit = self.timeout if timeout is None else timeout
+        metrics = self.metrics
+        clock = time.perf_counter() if metrics is not None else 0.0
+        error: Code | None = None
+        try:
+            return await self._execute(f, args, limit)
         except TimeoutError:
             error = Code.DEADLINE_EXCEEDED
             ms = int(limit * 1000)
@@ -154,7 +187,7 @@ class Invoker:
             raise
         except Exception as exc:
             error = Code.INTERNAL
-            log.error("Runtime function failed", exc_info=_from_module(exc), extra={
+            log.error("Runtime function failed", exc_info=from_module(exc), extra={
                 "function": f.label, "runtime_module": f.module})
             raise KizunaError(Code.INTERNAL, INTERNAL_ERROR) from None
         finally:
@@ -165,7 +198,7 @@ class Invoker:
 _CALLERS = (str(Path(__file__).resolve().parent), str(Path(asyncio.__file__).resolve().parent))
 
 
-def _from_module(exc: BaseException) -> tuple:
+def from_module(exc: BaseException) -> tuple:
     """The exception with its traceback starting at the module's code (the frames of this
     package that called it are noise in a module author's log)."""
     tb = exc.__traceback__

@@ -6,7 +6,8 @@ the functions it started with. Lookups are plain dict reads on the hot path.
 
 Every registration is checked where the module makes it (the `RegistrationError` points at that
 line): ids and names must be known, a function must accept the arguments it will be called with,
-an id may be registered once, a custom HTTP path must start with "/".
+an id may be registered once, a custom HTTP path must start with "/", a match handler must have
+all seven lifecycle functions.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,32 @@ class HttpRoute:
         return None if m is None else m.groupdict()
 
 
+@dataclass(frozen=True, slots=True)
+class MatchHandler:
+    """A registered match handler: the seven functions of Nakama's match lifecycle."""
+    name: str
+    module: str
+    init: Function
+    join_attempt: Function
+    join: Function
+    leave: Function
+    loop: Function
+    terminate: Function
+    signal: Function
+
+
+# The lifecycle functions of a match handler: (name, argument count, arguments).
+MATCH_FUNCTIONS = (
+    ("match_init", 4, "(ctx, logger, nk, params)"),
+    ("match_join_attempt", 8, "(ctx, logger, nk, dispatcher, tick, state, presence, metadata)"),
+    ("match_join", 7, "(ctx, logger, nk, dispatcher, tick, state, presences)"),
+    ("match_leave", 7, "(ctx, logger, nk, dispatcher, tick, state, presences)"),
+    ("match_loop", 7, "(ctx, logger, nk, dispatcher, tick, state, messages)"),
+    ("match_terminate", 7, "(ctx, logger, nk, dispatcher, tick, state, grace_seconds)"),
+    ("match_signal", 7, "(ctx, logger, nk, dispatcher, tick, state, data)"),
+)
+
+
 @dataclass
 class Registry:
     rpcs: dict[str, Function] = field(default_factory=dict)
@@ -60,6 +87,7 @@ class Registry:
     tournament_end: list[Function] = field(default_factory=list)
     tournament_reset: list[Function] = field(default_factory=list)
     http: list[HttpRoute] = field(default_factory=list)
+    matches: dict[str, MatchHandler] = field(default_factory=dict)  # name -> handler
     modules: list[str] = field(default_factory=list)
 
     def merge(self, other: Registry) -> None:
@@ -76,6 +104,7 @@ class Registry:
         self.tournament_end += other.tournament_end
         self.tournament_reset += other.tournament_reset
         self.http += other.http
+        self.matches.update(other.matches)
         self.modules += other.modules
 
     def http_route(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
@@ -111,12 +140,15 @@ class Registry:
                 parts.append(f"{name}: {len(items)}")
         if self.http:
             parts.append("http: " + ", ".join(r.path for r in self.http))
+        if self.matches:
+            parts.append("match: " + ", ".join(sorted(self.matches)))
         return "; ".join(parts) or "nothing registered"
 
     def __len__(self) -> int:
         return (len(self.rpcs) + len(self.before) + len(self.after) + len(self.rt_before)
                 + len(self.rt_after) + len(self.events) + len(self.session_start)
-                + len(self.session_end) + len(self.shutdown) + len(self.http))
+                + len(self.session_end) + len(self.shutdown) + len(self.http)
+                + len(self.matches))
 
 
 def _suggest(given: object, names: Iterable[str], otherwise: str) -> str:
@@ -284,15 +316,52 @@ class Initializer:
         function = self._function(fn, 4, f"http {path}", "register_http")
         self._target.http.append(HttpRoute(path, _path_pattern(path), allowed, function))
 
+    # -- authoritative matches ---------------------------------------------------------------------
+
+    def register_match(self, name: str, handler: Any) -> None:
+        """A match handler for `nk.match_create(name, params)`: an object (a module, a class
+        instance, ...) or a dict with the seven lifecycle functions, each plain or `async def`:
+        `match_init(ctx, logger, nk, params)` -> (state, tick_rate, label);
+        `match_join_attempt(ctx, logger, nk, dispatcher, tick, state, presence, metadata)` ->
+        (state, accept, reason); `match_join` / `match_leave(..., state, presences)` -> state;
+        `match_loop(..., state, messages)` -> state (None ends the match);
+        `match_terminate(..., state, grace_seconds)` -> state;
+        `match_signal(..., state, data)` -> (state, result). See docs/runtime.md."""
+        where = "register_match"
+        if not isinstance(name, str) or not name.strip():
+            raise RegistrationError(f"{where}: the name must be a non-empty string")
+        self._unique(name, self._target.matches, self._existing.matches,
+                     f"A match handler named {name!r}")
+        if isinstance(handler, type):
+            raise RegistrationError(f"{where} {name!r}: got the class {handler.__name__}: pass an "
+                                    f"instance ({handler.__name__}()), whose methods are the "
+                                    "lifecycle functions")
+
+        def lookup(attr: str) -> Any:
+            if isinstance(handler, Mapping):
+                return handler.get(attr)
+            return getattr(handler, attr, None)
+
+        missing = [attr for attr, _, _ in MATCH_FUNCTIONS if lookup(attr) is None]
+        if missing:
+            raise RegistrationError(
+                f"{where} {name!r}: the handler has no {', '.join(missing)} (a match handler has "
+                f"all seven: {', '.join(attr for attr, _, _ in MATCH_FUNCTIONS)})")
+        functions = [self._function(lookup(attr), nargs, f"match {name} {attr}",
+                                    f"{where} {name!r}: {attr}", shape)
+                     for attr, nargs, shape in MATCH_FUNCTIONS]
+        self._target.matches[name] = MatchHandler(name, self._module, *functions)
+
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _unique(self, key: str, mine: dict[str, Function], others: dict[str, Function],
-                what: str) -> None:
+    def _unique(self, key: str, mine: Mapping[str, Function | MatchHandler],
+                others: Mapping[str, Function | MatchHandler], what: str) -> None:
         if key in mine or key in others:
             holder = (mine[key] if key in mine else others[key]).module
             raise RegistrationError(f"{what} is already registered (by module {holder})")
 
-    def _function(self, fn: Callable[..., Any], nargs: int, label: str, where: str) -> Function:
+    def _function(self, fn: Callable[..., Any], nargs: int, label: str, where: str,
+                  shape: str | None = None) -> Function:
         if not callable(fn):
             raise RegistrationError(f"{where}: expected a function, got {type(fn).__name__}")
         try:
@@ -303,8 +372,8 @@ class Initializer:
             try:
                 sig.bind(*([None] * nargs))
             except TypeError:
-                names = {3: "(ctx, logger, nk)", 4: "(ctx, logger, nk, <arg>)",
-                         5: "(ctx, logger, nk, <out>, <in>)"}[nargs]
+                names = shape or {3: "(ctx, logger, nk)", 4: "(ctx, logger, nk, <arg>)",
+                                  5: "(ctx, logger, nk, <out>, <in>)"}[nargs]
                 raise RegistrationError(
                     f"{where}: {getattr(fn, '__name__', 'the function')}{sig} must accept "
                     f"{nargs} arguments {names}") from None

@@ -7,8 +7,9 @@ methods REST serves, for a warning about hooks on others).
 
 `start()` loads the modules of `runtime.path` (a module that fails stops the start, naming its
 file and line), starts the event workers and, with `--dev`, a watcher that reloads the modules
-when a file changes. `stop()` runs the shutdown functions within `shutdown_grace_sec` and lets
-queued events finish, briefly.
+when a file changes. `stop()` runs the shutdown functions within `shutdown_grace_sec`, then gives
+every authoritative match (`matches`, kizuna/runtime/matches.py) its `match_terminate` and the
+rest of the grace period to end, and lets queued events finish, briefly.
 
 Hot paths read `runtime.registry` once per request: a reload swaps the whole registry in one
 assignment, so a request sees one version of the modules from start to end.
@@ -37,6 +38,7 @@ from kizuna.runtime.context import Context, frozen
 from kizuna.runtime.errors import Error, LoadError
 from kizuna.runtime.http import HttpRequest, HttpResponse, InvalidResponse, as_response
 from kizuna.runtime.invoke import Invoker, WorkerPool
+from kizuna.runtime.matches import MatchRegistry
 from kizuna.runtime.nk import Nk
 from kizuna.runtime.registry import Function, HttpRoute, Registry
 from kizuna.version import __version__
@@ -88,6 +90,8 @@ class Runtime:
         self.custom_metrics = CustomMetrics(metrics)
         self.invoker = Invoker(self.pool, cfg.runtime.call_timeout_ms / 1000, metrics)
         self.nk = Nk(self)
+        # The authoritative matches this node runs: the builder makes it `domain.matches`.
+        self.matches = MatchRegistry(self)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._events: asyncio.Queue | None = None
         self._tasks: list[asyncio.Task] = []
@@ -110,18 +114,23 @@ class Runtime:
             log.info("Watching runtime modules for changes", extra={"path": str(self.path)})
         self._started = True
 
-    async def stop(self) -> None:
-        """Run the shutdown functions (bounded by shutdown_grace_sec), then stop."""
+    async def stop(self, until: float | None = None) -> None:
+        """Run the shutdown functions (bounded by shutdown_grace_sec), terminate the matches
+        (within what is left of it), then stop. `until` (monotonic seconds): when the node's
+        stop cuts what still runs (kizuna/server.py); everything here ends by then."""
         if not self._started:
             self.pool.close()
             return
         self._started = False
+        started = time.monotonic()
         for t in [t for t in self._tasks if t.get_name() == "runtime-watch"]:
             t.cancel()
         reg = self.registry
         if reg.shutdown:
             grace = self.config.shutdown_grace_sec or self.invoker.timeout
             deadline = time.monotonic() + grace
+            if until is not None:
+                deadline = min(deadline, until)
             ctx = self.context(modes.SHUTDOWN)
             for f in reg.shutdown:
                 left = deadline - time.monotonic()
@@ -133,6 +142,14 @@ class Runtime:
                 except KizunaError as exc:
                     log.warning("Shutdown function failed", extra={
                         "runtime_module": f.module, "error": exc.message})
+        # Matches: match_terminate(shutdown_grace_sec), then until the grace period (counted from
+        # the start of the stop, as the shutdown functions') is over. With no grace period they
+        # still get their match_terminate call, briefly.
+        grace_sec = self.config.shutdown_grace_sec
+        matches_until = started + (grace_sec or min(1.0, self.invoker.timeout))
+        if until is not None:
+            matches_until = min(matches_until, until - 0.25)
+        await self.matches.stop(grace_sec, matches_until)
         if self._events is not None and not self._events.empty():
             try:
                 async with asyncio.timeout(1.0):

@@ -304,3 +304,15 @@ class SubscriptionList(TypedDict):
     validated_subscriptions: list[ValidatedSubscription]
     cursor: str
     prev_cursor: str
+
+
+class Match(TypedDict):
+    """A match, as `nk.match_get` and `nk.match_list` return it: `size` is how many players it
+    has; `label`, `tick_rate` and `handler_name` are "", 0 and "" for relayed matches."""
+
+    match_id: str
+    authoritative: bool
+    label: str
+    size: int
+    tick_rate: int
+    handler_name: str

@@ -5,6 +5,9 @@
 
     def rpc_hello(ctx: Context, logger: Logger, nk: Nk, payload: str) -> str: ...
 
+    def match_loop(ctx: Context, logger: Logger, nk: Nk, dispatcher: MatchDispatcher,
+                   tick: int, state: dict, messages: list[dict]) -> dict | None: ...
+
     async def rpc_fast(ctx: Context, logger: Logger, nk: Nk, payload: str) -> str:
         objects = await nk.aio.storage_read([...])
 
@@ -19,6 +22,7 @@ from typing import Any
 from kizuna.runtime.context import Context
 from kizuna.runtime.http import HttpRequest, HttpResponse
 from kizuna.runtime.logger import Logger
+from kizuna.runtime.matches import Dispatcher as MatchDispatcher
 from kizuna.runtime.nk import AsyncNk, Nk
 from kizuna.runtime.registry import Initializer
 from kizuna.runtime.shapes import (
@@ -31,6 +35,7 @@ from kizuna.runtime.shapes import (
     FriendOfFriend,
     Group,
     GroupUser,
+    Match,
     Notification,
     StorageAck,
     StorageObject,
@@ -43,7 +48,8 @@ __all__ = [
     "Account", "AccountExport", "AfterHook", "AsyncNk", "AuthResult", "BeforeHook",
     "ChannelMessage", "ChannelMessageList", "Context", "EventFunction", "Friend",
     "FriendOfFriend", "Group", "GroupUser", "HttpFunction",
-    "HttpRequest", "HttpResponse", "Initializer", "Logger", "Nk", "Notification", "RpcFunction",
+    "HttpRequest", "HttpResponse", "Initializer", "Logger", "Match", "MatchDispatcher", "Nk",
+    "Notification", "RpcFunction",
     "ShutdownFunction", "StorageAck", "StorageObject", "TokenResult", "User",
     "UserGroup",
 ]

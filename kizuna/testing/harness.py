@@ -252,6 +252,7 @@ class ModuleHarness:
         runtime.only = self.only
         runtime.invoker = _Invoker(runtime.pool, runtime.invoker.timeout)
         realtime.modules = runtime
+        domain.matches = runtime.matches
         domain.leaderboards.hooks = runtime
         self._runtime = runtime
         await domain.sessions.start()

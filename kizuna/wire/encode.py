@@ -35,6 +35,7 @@ from kizuna.wire.types import (
     LeaderboardList,
     LeaderboardRecord,
     LeaderboardRecordList,
+    Match,
     Notification,
     NotificationList,
     Session,
@@ -441,3 +442,24 @@ def wallet_ledger_list(page: WalletLedgerList, *, full: bool = False) -> dict[st
     if full:
         return {"items": items, "cursor": page.cursor}
     return prune({"items": items, "cursor": page.cursor})
+
+
+# -- matches ---------------------------------------------------------------------------------------
+
+
+def match(m: Match, *, full: bool = False) -> dict[str, Any]:
+    """An api.Match {match_id, authoritative, label, size, tick_rate, handler_name}. `label` is a
+    StringValue: written for authoritative matches even when empty."""
+    if full:
+        return {"match_id": m.match_id, "authoritative": m.authoritative, "label": m.label or "",
+                "size": m.size, "tick_rate": m.tick_rate, "handler_name": m.handler_name}
+    out = prune({"match_id": m.match_id, "authoritative": m.authoritative, "size": m.size,
+                 "tick_rate": m.tick_rate, "handler_name": m.handler_name})
+    if m.label is not None:
+        out["label"] = m.label
+    return out
+
+
+def match_list(items: list[Match]) -> dict[str, Any]:
+    """An api.MatchList: {matches} ({} when there are none)."""
+    return prune({"matches": [match(m) for m in items]})

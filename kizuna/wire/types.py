@@ -328,3 +328,17 @@ class WalletLedgerItem:
 class WalletLedgerList:
     items: list[WalletLedgerItem]
     cursor: str | None
+
+
+# -- matches (kizuna/core/matches.py) --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An api.Match: a relayed match (no label, tick rate or handler) or an authoritative one."""
+    match_id: str
+    authoritative: bool
+    size: int
+    label: str | None = None  # a StringValue: set (even "") for authoritative matches only
+    tick_rate: int = 0
+    handler_name: str = ""

@@ -16,7 +16,8 @@ SUITES = sorted(p.name for p in (HERE / "js").glob("*.test.mjs"))
 MODULES = {"runtime.test.mjs": [ROOT / "docs" / "examples" / "modules" / "example.py"],
            "leaderboards.test.mjs": [HERE / "modules" / "leaderboards.py"],
            "hooks.test.mjs": [HERE / "modules" / "hooks.py"],
-           "streams.test.mjs": [HERE / "modules" / "streams.py"]}
+           "streams.test.mjs": [HERE / "modules" / "streams.py"],
+           "matches.test.mjs": [ROOT / "docs" / "examples" / "modules" / "tictactoe.py"]}
 # Suites that need a server started with extra flags (the others get the defaults).
 FLAGS = {"single_socket.test.mjs": ["--session.single_socket", "true"],
          "presence.test.mjs": ["--socket.ping_period_ms", "400", "--socket.pong_wait_ms", "2500"]}

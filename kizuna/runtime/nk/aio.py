@@ -8,6 +8,7 @@ from kizuna.runtime.nk.chat import ChatNk
 from kizuna.runtime.nk.friends import FriendsNk
 from kizuna.runtime.nk.groups import GroupsNk
 from kizuna.runtime.nk.leaderboards import LeaderboardsNk
+from kizuna.runtime.nk.matches import MatchesNk
 from kizuna.runtime.nk.multi import MultiNk
 from kizuna.runtime.nk.notifications import NotificationsNk
 from kizuna.runtime.nk.purchases import PurchasesNk
@@ -22,7 +23,7 @@ from kizuna.runtime.nk.wallet import WalletNk
 
 class AsyncNk(AccountsNk, UsersNk, AuthNk, SessionsNk, StorageNk, NotificationsNk, ChatNk,
               FriendsNk, GroupsNk, WalletNk, LeaderboardsNk, TournamentsNk, OutboundNk,
-              StreamsNk, MultiNk, PurchasesNk):
+              StreamsNk, MatchesNk, MultiNk, PurchasesNk):
     """`nk.aio`: every nk call that waits for something, as a coroutine (for `async def`).
 
     A new area is a class of `@api` coroutine methods (see base.py) added to the bases here;

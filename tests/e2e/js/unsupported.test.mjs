@@ -1,5 +1,5 @@
 // What this server does not do yet answers 501 {code: 12} through the official client, so a game
-// can tell "not supported here" from "not found": purchases, subscriptions, match listings.
+// can tell "not supported here" from "not found": purchases, subscriptions.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { client, httpError, player } from "./harness.mjs";
@@ -22,11 +22,4 @@ test("purchases and subscriptions answer 501 code 12", async () => {
     "Subscriptions are not supported by this server yet.");
   await refused(c.getSubscription(s, "product"),
     "Subscriptions are not supported by this server yet.");
-});
-
-test("match listings answer 501 code 12, and the client stays usable", async () => {
-  const s = await player(c);
-  await refused(c.listMatches(s, 10), "Match listings are not supported by this server yet.");
-  const account = await c.getAccount(s);
-  assert.equal(account.user.id, s.user_id);
 });
