@@ -12,7 +12,14 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.conftest import free_port, server_on_fresh_database
-from tests.console.conftest import ConsoleApi, Node, http, sign_in, wait_for_console
+from tests.console.conftest import (
+    ConsoleApi,
+    Node,
+    http,
+    screenshot,
+    sign_in,
+    wait_for_console,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "modules" / "tictactoe.py"
 HTTP_KEY = "console-matches-http-key"
@@ -51,3 +58,4 @@ def test_an_authoritative_match_is_listed_with_its_handler_and_label(node, brows
     browser.get(node.console + "/matches")
     row = browser.find_element(By.CSS_SELECTOR, f'#matches tr[data-match="{match_id}"]')
     assert "authoritative" in row.text and m["handler_name"] in row.text
+    screenshot(browser, "matches")

@@ -510,5 +510,6 @@ def test_leaderboard_and_tournament_pages_in_a_browser(node: Node, api: ConsoleA
     wait_for(browser, lambda d: d.find_elements(By.ID, "tournament-fields"))
     assert "Console Cup" in browser.find_element(By.TAG_NAME, "h1").text
     assert "open" in browser.find_element(By.ID, "current-period").text
+    screenshot(browser, "tournament")
     browser.get(node.console + "/matches")
     assert "authoritative matches its server modules run" in browser.find_element(By.TAG_NAME, "main").text

@@ -115,6 +115,11 @@ async def scrape(http: aiohttp.ClientSession, port: int, path: str = "/metrics")
         return Scrape(await resp.text())
 
 
+def console_port(srv) -> int:
+    """The console's port of a test server (start_server gives each its own)."""
+    return int(srv.args[srv.args.index("--console.port") + 1])
+
+
 def listening_ports(pid: int) -> set[int]:
     """The TCP ports a process listens on (its socket inodes in /proc/net/tcp{,6})."""
     inodes = set()
@@ -181,7 +186,7 @@ async def test_a_node_exports_its_metrics_on_the_prometheus_port(server_factory,
                          "--name", "node-a", "--metrics.prometheus_port", str(port),
                          "--metrics.namespace", "mygame", "--runtime.path", str(modules),
                          "--shutdown_grace_sec", "6", "--shutdown_drain_sec", "3")
-    assert listening_ports(srv.proc.pid) == {srv.port, port}
+    assert listening_ports(srv.proc.pid) == {srv.port, console_port(srv), port}
     async with aiohttp.ClientSession() as http:
         before = await scrape(http, port)
         assert before.families["kizuna_api_requests"] == "counter"
@@ -367,7 +372,7 @@ async def test_a_node_exports_its_metrics_on_the_prometheus_port(server_factory,
 async def test_nothing_more_listens_without_the_prometheus_port(server_factory, db_address):
     srv = server_factory("--migrate", "--database.address", db_address, "--logger.format", "text")
     # metrics.prometheus_port is 0 by default (as Nakama): only the node's own port listens.
-    assert listening_ports(srv.proc.pid) == {srv.port}
+    assert listening_ports(srv.proc.pid) == {srv.port, console_port(srv)}  # game API, console
     assert "Prometheus" not in srv.log()
 
 
