@@ -600,6 +600,8 @@ class Engine:
     async def _losses(self, m: Migration) -> list[str]:
         losses: list[str] = []
         for table, column in lint.destructive_targets(m):
+            if m.is_disposable(table, column):
+                continue
             if not await self.conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
                 continue
             t = table.replace('"', '""')

@@ -17,6 +17,9 @@ Directives (`-- +kizuna ...` lines before the first section):
   ``CREATE INDEX CONCURRENTLY``); progress is journaled per statement so a re-run resumes.
 - ``irreversible: <reason>``: the down section cannot restore what the up changed.
 - ``lossy-down: <reason>``: the down section works but destroys data.
+- ``disposable: <table>[.<column>], ...``: what the down section drops there is not worth keeping
+  (figures a running node writes again, such as what nodes report of themselves): `migrate down`
+  does not count it as data loss. Anything else the down drops still needs `--force`.
 
 Statements are split at top-level semicolons (quotes, dollar quotes and comments respected).
 The checksum is the SHA-256 of the file with line endings normalised.
@@ -34,6 +37,7 @@ from kizuna.migrate.errors import MigrateError
 
 PHASES = ("expand", "backfill", "contract")
 _NAME = re.compile(r"^(\d+)[_-]([A-Za-z0-9_\-]+)\.sql$")
+_NAME_REF = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?")
 _SECTION = re.compile(r"^\s*--\s*\+migrate\s+(\w+)\s*(.*)$", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"^\s*--\s*\+kizuna\s+([a-z\-]+)\s*(?::\s*(.*))?$", re.IGNORECASE)
 
@@ -69,6 +73,11 @@ class Migration:
     lossy_down: str | None = None
     has_down: bool = True
     description: str = ""
+    disposable: frozenset[str] = frozenset()  # tables and table.columns a down may drop freely
+
+    def is_disposable(self, table: str, column: str | None) -> bool:
+        return table in self.disposable or (column is not None
+                                            and f"{table}.{column}" in self.disposable)
 
     def section(self, direction: str) -> tuple[Statement, ...]:
         return self.up if direction == "up" else self.down
@@ -236,7 +245,7 @@ def parse(path: str, text: str) -> Migration:
             if current is not None:
                 raise MigrateError(f"migration {mid}: line {lineno}: directives must come before '-- +migrate Up'")
             key, value = d.group(1).lower(), (d.group(2) or "").strip()
-            if key not in ("phase", "no-transaction", "irreversible", "lossy-down"):
+            if key not in ("phase", "no-transaction", "irreversible", "lossy-down", "disposable"):
                 raise MigrateError(f"migration {mid}: line {lineno}: unknown directive '+kizuna {key}'")
             directives[key] = value
             continue
@@ -253,6 +262,10 @@ def parse(path: str, text: str) -> Migration:
     phase = directives.get("phase", "expand") or "expand"
     if phase not in PHASES:
         raise MigrateError(f"migration {mid}: phase must be one of {', '.join(PHASES)}, got {phase!r}")
+    disposable = frozenset(n for n in re.split(r"[\s,]+", directives.get("disposable", "")) if n)
+    if "disposable" in directives and (not disposable or not all(_NAME_REF.fullmatch(n) for n in disposable)):
+        raise MigrateError(f"migration {mid}: '+kizuna disposable' needs table or table.column "
+                           f"names separated by commas, got {directives['disposable']!r}")
     for key in ("irreversible", "lossy-down"):
         if key in directives and not directives[key]:
             raise MigrateError(f"migration {mid}: '+kizuna {key}' needs a reason (e.g. '{key}: drops the x column')")
@@ -272,7 +285,7 @@ def parse(path: str, text: str) -> Migration:
         id=mid, number=number, path=path, checksum=checksum_of(text), up=tuple(up),
         down=tuple(down), phase=phase, transactional="no-transaction" not in directives,
         irreversible=directives.get("irreversible"), lossy_down=directives.get("lossy-down"),
-        has_down=bool(down), description=" ".join(description)[:200],
+        has_down=bool(down), description=" ".join(description)[:200], disposable=disposable,
     )
 
 

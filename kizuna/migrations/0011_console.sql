@@ -4,7 +4,10 @@
 -- (their registry writes leave `stats` at its default).
 -- Down drops the console's history (audit log, backup record, client versions seen); the backups
 -- themselves are files and stay where they are.
+-- The client versions seen and the nodes' reported figures are refilled by traffic: a down may
+-- drop them without --force. The audit log and the backup record are history: losing them needs it.
 -- +kizuna phase: expand
+-- +kizuna disposable: kizuna_client_seen, kizuna_node.stats
 -- +migrate Up
 -- As Nakama's table of the same name (a Kizuna console has one operator account, from
 -- console.username: console_user_id is NULL and email '').

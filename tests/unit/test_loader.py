@@ -104,6 +104,17 @@ def test_irreversible_and_lossy_down_need_reasons() -> None:
     assert m.lossy_down == "drops the scores column"
 
 
+def test_disposable_names_tables_and_columns() -> None:
+    m = migration("SELECT 1;", "SELECT 2;", "disposable: kizuna_client_seen, kizuna_node.stats")
+    assert m.is_disposable("kizuna_client_seen", None)
+    assert m.is_disposable("kizuna_client_seen", "sdk")  # a table covers its columns
+    assert m.is_disposable("kizuna_node", "stats") and not m.is_disposable("kizuna_node", None)
+    assert not m.is_disposable("users", None)
+    for bad in ("disposable", "disposable: Users; DROP", "disposable: a.b.c"):
+        with pytest.raises(MigrateError, match="disposable"):
+            migration("SELECT 1;", "SELECT 2;", bad)
+
+
 def test_missing_down_refused_unless_irreversible() -> None:
     with pytest.raises(MigrateError, match=r"no down statements.*irreversible"):
         migration("SELECT 1;", None)
