@@ -79,6 +79,9 @@ class SocketConfig:
     # matches in a loop does, and gets an error envelope instead of growing the node's memory.
     max_channels_per_socket: int = _f(100, min=1)
     max_matches_per_socket: int = _f(100, min=1)
+    # Kizuna's own (Nakama has none): how many parties one socket may be in or be waiting to
+    # join (a join request to a closed party counts) at once.
+    max_parties_per_socket: int = _f(100, min=1)
     proxy_count: int = _f(1, min=0)
     response_headers: list[str] = _f([])
     ssl_certificate: str = _f("")

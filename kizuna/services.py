@@ -132,6 +132,14 @@ def watch(metrics: NodeMetrics, services: Services) -> None:
                       lambda: pool.get_size() - pool.get_idle_size())
         metrics.gauge("db_pool_waiting", "Tasks waiting for a pool connection (all in use).",
                       lambda: pool_waiting(pool))
+    matchmaker = realtime.matchmaker
+    metrics.gauge("matchmaker_tickets", "Matchmaker tickets waiting on this node.",
+                  lambda: len(matchmaker))
+    metrics.gauge("matchmaker_groups", "Groups the matchmaker formed since the node started.",
+                  lambda: matchmaker.matched_groups)
+    metrics.gauge("matchmaker_pass_seconds", "Duration of the matchmaker's recent passes (the "
+                  "last 256): the median, the 99th percentile and the longest (quantile 1).",
+                  matchmaker.pass_quantiles, labels=("quantile",))
     metrics.gauge("ready", "1 while the node takes traffic (GET /kizuna/ready answers 200).",
                   lambda: int(life.ready and not life.draining))
     metrics.gauge("draining", "1 once the node has started to drain for a shutdown.",

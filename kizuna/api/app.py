@@ -18,6 +18,7 @@ from kizuna.api import (
     health,
     leaderboard,
     match,
+    matchmaker,
     notification,
     openapi,
     rpc,
@@ -38,7 +39,7 @@ log = logging.getLogger("kizuna.api")
 
 # The modules serving Nakama's /v2 API methods: each declares ENDPOINTS (kizuna/api/endpoint.py).
 API_MODULES = (account, storage, channel, notification, event, friends, groups, leaderboard,
-               tournament, match, unsupported)
+               tournament, match, matchmaker, unsupported)
 
 
 def endpoints() -> list[Endpoint]:

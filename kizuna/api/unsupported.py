@@ -3,7 +3,8 @@ missing, rather than the 404 of an unknown path, so a client (and its developer)
 here yet" from "wrong URL". They are Endpoints like any other, so hooks run on them too.
 
 - In-app purchases and subscriptions: validating receipts needs the stores' servers and keys.
-- Parties and matchmaker statistics: with the matchmaker and parties (not built yet).
+- Listing parties (`GET /v2/party`): not built yet (parties themselves are served over the
+  socket: kizuna/realtime/parties.py).
 """
 
 from __future__ import annotations
@@ -53,8 +54,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v2/iap/subscription/{product_id}", "GetSubscription", Auth.SESSION,
              no_body, _SUBSCRIPTIONS),
     Endpoint("GET", "/v2/party", "ListParties", Auth.SESSION, _query, _refuse("Parties")),
-    Endpoint("GET", "/v2/matchmaker/stats", "GetMatchmakerStats", Auth.SESSION, no_body,
-             _refuse("Matchmaker statistics")),
 )
 
 

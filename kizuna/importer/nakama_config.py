@@ -126,8 +126,7 @@ _NOT_YET: dict[str, str] = {
     "match.label_update_interval_ms": "kept, but it has no effect: Kizuna's listings see a new "
                                       "match label at once",
     "matchmaker": "kept, but Kizuna has no matchmaker yet",
-    "party": "kept, but Kizuna has no parties yet",
-    "session.single_party": "kept, but Kizuna has no parties yet",
+    "party": "kept, but it has no effect: Kizuna does not list parties (GET /v2/party) yet",
 }
 
 _RUNTIME_PATH = ("kept: Kizuna runs the Python server modules (*.py files and packages) of this "

@@ -1,7 +1,8 @@
 """What the socket layer needs from server modules: `Modules`, a small interface.
 
 The socket dispatcher runs modules' realtime hooks around every message, the `rpc` handler calls
-their RPC functions, and each socket's start and end are events for them. The node's runtime
+their RPC functions, each socket's start and end are events for them, and the matchmaker asks
+them for the match of each group it forms. The node's runtime
 (kizuna/runtime/service.py, `Runtime`) implements this interface and the builder
 (kizuna/services.py) sets it as `RealtimeService.modules`; without server modules it is
 `NO_MODULES`: no hooks, no RPC functions, events go nowhere. The socket layer never imports the
@@ -54,6 +55,15 @@ class Modules(Protocol):
         """A socket session started (`which="start"`) or ended (`"end"`). Never blocks."""
         ...
 
+    def has_matchmaker_matched(self) -> bool:
+        """Whether server code chooses the matches of the matchmaker's groups."""
+        ...
+
+    async def matchmaker_matched(self, entries: list[dict[str, Any]]) -> str | None:
+        """The match id server code chose for a group the matchmaker formed (its entries, one
+        per user), or None: no function, it returned none, or it failed (logged)."""
+        ...
+
 
 class NoModules:
     """No server modules: nothing hooked, no RPC function, events dropped."""
@@ -71,6 +81,12 @@ class NoModules:
         return {}
 
     def session_event(self, which: str, session: Session) -> None:
+        return None
+
+    def has_matchmaker_matched(self) -> bool:
+        return False
+
+    async def matchmaker_matched(self, entries: list[dict[str, Any]]) -> str | None:
         return None
 
 

@@ -18,8 +18,9 @@ What a socket session does over its life:
 - each envelope goes through `dispatch`: decoded, passed to server modules' before hook, handled,
   its reply sent with the request's cid, then server modules' after hook; errors become error
   envelopes;
-- disconnect: leaves every stream (presence events to the others), drops its follows; the custom
-  streams server code put it on (nk.stream_user_join) included.
+- disconnect: leaves its parties (a leader hands over) and withdraws its join requests, leaves
+  every stream (presence events to the others), drops its follows and its matchmaker tickets
+  (its parties' too); the custom streams server code put it on (nk.stream_user_join) included.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ from kizuna.errors import KizunaError
 from kizuna.realtime import envelope, handlers
 from kizuna.realtime.envelope import EnvelopeError, ErrorCode, RealtimeError
 from kizuna.realtime.handlers import streams as stream_handlers
+from kizuna.realtime.matchmaker import MatchmakerService
 from kizuna.realtime.modules import NO_MODULES, Modules
+from kizuna.realtime.parties import PartyService
 from kizuna.realtime.router import LocalRouter, Router
 from kizuna.realtime.session import Session, SessionRegistry
 from kizuna.realtime.status import StatusRegistry
@@ -79,6 +82,10 @@ class RealtimeService:
         # Server modules (kizuna.runtime.service.Runtime, set by kizuna/services.py): realtime
         # hooks, RPCs, session events.
         self.modules: Modules = NO_MODULES
+        # The node's matchmaker: its tickets and the task forming groups (realtime/matchmaker.py).
+        self.matchmaker = MatchmakerService(self)
+        # The node's parties (realtime/parties.py): their members, leaders and join requests.
+        self.parties = PartyService(self)
         self.handlers = handlers.table()
         handlers.install(self)
         self._keepalive: asyncio.Task | None = None
@@ -93,10 +100,12 @@ class RealtimeService:
         raise_fd_limit()
         self._keepalive = asyncio.get_running_loop().create_task(self._keepalive_loop(),
                                                                  name="realtime-keepalive")
+        await self.matchmaker.start()
 
     async def stop(self) -> None:
         """Close every socket of this node (1001) and wait for the sessions to leave, bounded."""
         self.stopping = True
+        await self.matchmaker.stop()
         if self._keepalive is not None:
             self._keepalive.cancel()
             await asyncio.gather(self._keepalive, return_exceptions=True)
@@ -139,6 +148,8 @@ class RealtimeService:
         session.closed = True
         self.registry.remove(session)
         self.status.unfollow_all(session.id)
+        self.matchmaker.remove_session_all(session.id)
+        self.parties.disconnect(session.id)
         self.tracker.untrack_all(session.id)
         self.modules.session_event("end", session)
 

@@ -25,6 +25,7 @@ LEADERBOARD_RESET = "leaderboard_reset"
 TOURNAMENT_END = "tournament_end"
 TOURNAMENT_RESET = "tournament_reset"
 MATCH = "match"  # the functions of an authoritative match's handler
+MATCHMAKER = "matchmaker"  # the matchmaker matched function
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -34,7 +35,7 @@ class Context:
     env: Mapping[str, str]
     """`runtime.env` as a read-only mapping (`--runtime.env KEY=VALUE`, repeatable)."""
     execution_mode: str
-    """run_once (init_module), rpc, before, after, event, shutdown, http or match."""
+    """run_once (init_module), rpc, before, after, event, shutdown, http, match or matchmaker."""
     node: str
     version: str
     headers: Mapping[str, list[str]] | None = None

@@ -88,6 +88,7 @@ class Registry:
     tournament_reset: list[Function] = field(default_factory=list)
     http: list[HttpRoute] = field(default_factory=list)
     matches: dict[str, MatchHandler] = field(default_factory=dict)  # name -> handler
+    matchmaker_matched: Function | None = None  # at most one, as Nakama's
     modules: list[str] = field(default_factory=list)
 
     def merge(self, other: Registry) -> None:
@@ -105,6 +106,8 @@ class Registry:
         self.tournament_reset += other.tournament_reset
         self.http += other.http
         self.matches.update(other.matches)
+        if other.matchmaker_matched is not None:
+            self.matchmaker_matched = other.matchmaker_matched
         self.modules += other.modules
 
     def http_route(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
@@ -142,13 +145,15 @@ class Registry:
             parts.append("http: " + ", ".join(r.path for r in self.http))
         if self.matches:
             parts.append("match: " + ", ".join(sorted(self.matches)))
+        if self.matchmaker_matched is not None:
+            parts.append("matchmaker matched")
         return "; ".join(parts) or "nothing registered"
 
     def __len__(self) -> int:
         return (len(self.rpcs) + len(self.before) + len(self.after) + len(self.rt_before)
                 + len(self.rt_after) + len(self.events) + len(self.session_start)
                 + len(self.session_end) + len(self.shutdown) + len(self.http)
-                + len(self.matches))
+                + len(self.matches) + (self.matchmaker_matched is not None))
 
 
 def _suggest(given: object, names: Iterable[str], otherwise: str) -> str:
@@ -351,6 +356,23 @@ class Initializer:
                                     f"{where} {name!r}: {attr}", shape)
                      for attr, nargs, shape in MATCH_FUNCTIONS]
         self._target.matches[name] = MatchHandler(name, self._module, *functions)
+
+    # -- the matchmaker ----------------------------------------------------------------------------
+
+    def register_matchmaker_matched(self, fn: Callable[..., Any]) -> None:
+        """`fn(ctx, logger, nk, entries: list[dict]) -> str | None` when the matchmaker forms a
+        group: return the id of the match the group plays in (usually one it creates with
+        `nk.match_create`), sent to every member as `match_id`; `None` (or "") and the members
+        get a token for a new relayed match instead. Each entry is `{"presence": {"user_id",
+        "session_id", "username", "node"}, "properties": {...}, "party_id", "ticket"}`. One per
+        server (a second registration is an error). See docs/runtime.md."""
+        where = "register_matchmaker_matched"
+        held = self._target.matchmaker_matched or self._existing.matchmaker_matched
+        if held is not None:
+            raise RegistrationError(f"{where}: a matchmaker matched function is already "
+                                    f"registered (by module {held.module})")
+        self._target.matchmaker_matched = self._function(fn, 4, "matchmaker matched", where,
+                                                         "(ctx, logger, nk, entries)")
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -311,6 +311,35 @@ class Runtime:
                 log.warning("Leaderboard callback failed", extra={
                     "function": f.label, "runtime_module": f.module, "error": exc.message})
 
+    # -- the matchmaker (part of kizuna.realtime.modules.Modules) ----------------------------------
+
+    def has_matchmaker_matched(self) -> bool:
+        return self.registry.matchmaker_matched is not None
+
+    async def matchmaker_matched(self, entries: list[dict[str, Any]]) -> str | None:
+        """Call the `register_matchmaker_matched` function with a group's entries: the match id
+        it returns, or None when there is no function, it returned None or "", or it failed or
+        returned something else than a string (both logged): the group then gets a token for a
+        relayed match, as Nakama does."""
+        f = self.registry.matchmaker_matched
+        if f is None or not self._started:
+            return None
+        ctx = self.context(modes.MATCHMAKER)
+        try:
+            result = await self.invoker.call(f, ctx, f.logger, self.nk, entries)
+        except KizunaError as exc:
+            log.error("Error running the matchmaker matched function, the group gets a relayed "
+                      "match token", extra={"runtime_module": f.module, "error": exc.message})
+            return None
+        if result is None or result == "":
+            return None
+        if not isinstance(result, str):
+            log.error("The matchmaker matched function returned a value that is not a match id "
+                      "string, the group gets a relayed match token",
+                      extra={"runtime_module": f.module, "type": type(result).__name__})
+            return None
+        return result
+
     # -- events ----------------------------------------------------------------------------------
 
     def emit_event(self, event: dict[str, Any], fields: dict[str, Any]) -> None:

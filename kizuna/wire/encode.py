@@ -36,6 +36,7 @@ from kizuna.wire.types import (
     LeaderboardRecord,
     LeaderboardRecordList,
     Match,
+    MatchmakerStats,
     Notification,
     NotificationList,
     Session,
@@ -463,3 +464,14 @@ def match(m: Match, *, full: bool = False) -> dict[str, Any]:
 def match_list(items: list[Match]) -> dict[str, Any]:
     """An api.MatchList: {matches} ({} when there are none)."""
     return prune({"matches": [match(m) for m in items]})
+
+
+def matchmaker_stats(s: MatchmakerStats) -> dict[str, Any]:
+    """An api.MatchmakerStats {ticket_count, oldest_ticket_create_time, completions:
+    [{create_time, complete_time}]}."""
+    return prune({
+        "ticket_count": s.ticket_count,
+        "oldest_ticket_create_time": timestamp(s.oldest_ticket_create_time),
+        "completions": [{"create_time": timestamp(created, "fraction"),
+                         "complete_time": timestamp(completed, "fraction")}
+                        for created, completed in s.completions]})

@@ -342,3 +342,15 @@ class Match:
     label: str | None = None  # a StringValue: set (even "") for authoritative matches only
     tick_rate: int = 0
     handler_name: str = ""
+
+
+# -- the matchmaker (kizuna/realtime/matchmaker.py) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatchmakerStats:
+    """An api.MatchmakerStats: the tickets waiting on the node, and recent completions
+    (when each matched ticket was added, and when it was matched)."""
+    ticket_count: int
+    oldest_ticket_create_time: datetime | None
+    completions: list[tuple[datetime, datetime]] = field(default_factory=list)

@@ -17,7 +17,9 @@ MODULES = {"runtime.test.mjs": [ROOT / "docs" / "examples" / "modules" / "exampl
            "leaderboards.test.mjs": [HERE / "modules" / "leaderboards.py"],
            "hooks.test.mjs": [HERE / "modules" / "hooks.py"],
            "streams.test.mjs": [HERE / "modules" / "streams.py"],
-           "matches.test.mjs": [ROOT / "docs" / "examples" / "modules" / "tictactoe.py"]}
+           "matches.test.mjs": [ROOT / "docs" / "examples" / "modules" / "tictactoe.py"],
+           "matchmaker.test.mjs": [ROOT / "docs" / "examples" / "modules" / "tictactoe.py",
+                                   ROOT / "docs" / "examples" / "modules" / "matchmaking.py"]}
 # Suites that need a server started with extra flags (the others get the defaults).
 FLAGS = {"single_socket.test.mjs": ["--session.single_socket", "true"],
          "presence.test.mjs": ["--socket.ping_period_ms", "400", "--socket.pong_wait_ms", "2500"]}

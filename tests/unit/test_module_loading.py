@@ -8,7 +8,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from kizuna import config
+from kizuna import config, services
 from kizuna.runtime.context import Context
 from kizuna.runtime.loader import load, unserved_hooks
 from kizuna.runtime.nk import Nk
@@ -22,7 +22,7 @@ HOOKS = (
     "def before(ctx, logger, nk, message):\n    return message\n\n"
     "def after(ctx, logger, nk, out, message):\n    pass\n\n"
     + INIT
-    + "    initializer.register_rt_before('MatchmakerAdd', before)\n"
+    + "    initializer.register_rt_before('PartyJoin', before)\n"
     "    initializer.register_rt_after('PartyCreate', after)\n"
     "    initializer.register_rt_before('ChannelJoin', before)\n"
     "    initializer.register_rt_after('ChannelJoin', after)\n"
@@ -94,23 +94,29 @@ def test_only_loads_the_modules_named(tmp_path):
     assert not result.errors and result.registry.modules == ["game"]
 
 
+# Every socket message a client may send is served since parties landed: the warnings below are
+# checked as a release without party_join and party_create would give them.
+NOT_SERVED = frozenset({"party_join", "party_create"})
+
+
 def test_hooks_on_socket_messages_not_served_yet_are_warned_about(tmp_path):
-    served = served_socket_kinds()
+    assert served_socket_kinds() == methods.CLIENT_KINDS
+    served = served_socket_kinds() - NOT_SERVED
     assert {"channel_join", "match_data_send", "status_follow", "rpc"} <= served
-    assert not {"matchmaker_add", "party_create"} & served
-    assert served < methods.CLIENT_KINDS
     result = _load(write_modules(tmp_path, game=HOOKS))
     assert unserved_hooks(result.registry, None, served) == [
-        "module game: rt before MatchmakerAdd: this server does not serve the socket message "
-        "MatchmakerAdd yet: the hook runs, then the message is refused "
-        '("matchmaker_add is not supported by this server yet")',
+        "module game: rt before PartyJoin: this server does not serve the socket message "
+        "PartyJoin yet: the hook runs, then the message is refused "
+        '("party_join is not supported by this server yet")',
         "module game: rt after PartyCreate: this server does not serve the socket message "
         "PartyCreate yet: the message is refused and the hook never runs "
         '("party_create is not supported by this server yet")']
     assert unserved_hooks(result.registry, None, None) == []
 
 
-def test_the_server_warns_at_start(tmp_path, caplog):
+def test_the_server_warns_at_start(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(services, "served_socket_kinds",
+                        lambda: methods.CLIENT_KINDS - NOT_SERVED)
     cfg = config.load(["--runtime.path", str(write_modules(tmp_path, game=HOOKS))], env={})
     runtime = build(cfg, None).runtime  # the graph a node builds (no database needed to load)
 
@@ -122,8 +128,8 @@ def test_the_server_warns_at_start(tmp_path, caplog):
         asyncio.run(start_and_stop())
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 2
-    assert warned[0].startswith("module game: rt before MatchmakerAdd: this server does not "
-                                "serve the socket message MatchmakerAdd yet")
+    assert warned[0].startswith("module game: rt before PartyJoin: this server does not "
+                                "serve the socket message PartyJoin yet")
     assert warned[1].startswith("module game: rt after PartyCreate:")
 
 
@@ -132,13 +138,7 @@ def test_kizuna_check_warns_and_reports_a_helper_error_once(tmp_path):
     r = run_kizuna("check", "--runtime.path", str(mods), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning ")]
-    assert warnings == [
-        "warning module game: rt before MatchmakerAdd: this server does not serve the socket "
-        "message MatchmakerAdd yet: the hook runs, then the message is refused "
-        '("matchmaker_add is not supported by this server yet")',
-        "warning module game: rt after PartyCreate: this server does not serve the socket "
-        "message PartyCreate yet: the message is refused and the hook never runs "
-        '("party_create is not supported by this server yet")']
+    assert warnings == []  # every socket message is served: hooks on any of them run
 
     (mods / "shop.py").write_text(USES_HELPERS)
     (mods / "helpers.py").write_text("def f(:\n    pass\n")

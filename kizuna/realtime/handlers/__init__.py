@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kizuna.realtime.envelope import ErrorCode, RealtimeError
-from kizuna.realtime.handlers import channel, match, ping, rpc, status, streams
+from kizuna.realtime.handlers import channel, match, matchmaker, party, ping, rpc, status, streams
 from kizuna.wire import methods
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class Handler(NamedTuple):
     replies: bool  # False: the message is never answered (its handler's result is not sent)
 
 
-MODULES = (ping, status, channel, match, rpc, streams)
+MODULES = (ping, status, channel, match, matchmaker, party, rpc, streams)
 
 
 def not_supported(kind: str) -> HandlerFn:

@@ -1,5 +1,5 @@
-"""Matches over the socket: match_create, match_join, match_leave, match_data_send, and presence
-events, for both kinds (kizuna/core/matches.py).
+"""Matches over the socket: match_create, match_join (by id, or by the matchmaker's token),
+match_leave, match_data_send, and presence events, for both kinds (kizuna/core/matches.py).
 
 A relayed match is a stream (mode 5) whose id is "<uuid>.": the server only relays data between
 its members. It exists while it has members. A named match gets the UUIDv5 (DNS namespace) of its
@@ -20,6 +20,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from kizuna.core.matches import MatchId, MatchPresence, parse_id, stream_id
+from kizuna.core.matchmaker import tokens
 from kizuna.core.streams import MATCH_AUTHORITATIVE, MATCH_RELAYED, Stream
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.realtime import envelope
@@ -96,9 +97,10 @@ def match_create(rt: RealtimeService, session: Session, body: dict[str, Any]) ->
 async def match_join(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     match_id = fields.field(body, "match_id")
     if not match_id:
-        if fields.field(body, "token"):
-            raise invalid("match join by token is not supported yet")
-        raise invalid("No match ID or token found")
+        token = fields.field(body, "token")
+        if not token:
+            raise invalid("No match ID or token found")
+        return await _join_by_token(rt, session, body, token)
     parsed = _parse(match_id)
     if parsed is None:
         raise invalid("Invalid match ID")
@@ -108,6 +110,22 @@ async def match_join(rt: RealtimeService, session: Session, body: dict[str, Any]
     stream = parsed.stream
     if not rt.tracker.exists(stream):
         raise _not_found()
+    is_new = _join(rt, session, stream)
+    return _reply(rt, session, stream, is_new)
+
+
+async def _join_by_token(rt: RealtimeService, session: Session, body: dict[str, Any],
+                         token: Any) -> Reply:
+    """A matchmaker token (kizuna/core/matchmaker/tokens.py): a relayed match is created by its
+    first member's join; an authoritative one is joined as by its id. A token that does not
+    verify (signature, expiry, claims) is BAD_INPUT "Invalid match token"."""
+    if not isinstance(token, str):
+        raise invalid(tokens.INVALID_TOKEN)
+    mid = tokens.read(rt.config.session.encryption_key, token)
+    if mid.authoritative:
+        metadata = fields.optional_string_map(body, "metadata") or {}
+        return await _join_authoritative(rt, session, mid, metadata)
+    stream = mid.stream
     is_new = _join(rt, session, stream)
     return _reply(rt, session, stream, is_new)
 
