@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import orjson
 
 from kizuna.core.matchmaker.query import compile_query
-from kizuna.core.streams import MATCH_AUTHORITATIVE, MATCH_RELAYED, PresenceId, Stream
+from kizuna.core.streams import (
+    MATCH_AUTHORITATIVE,
+    MATCH_RELAYED,
+    PresenceId,
+    Stream,
+    node_id,
+    parse_node_id,
+)
 from kizuna.errors import Code, KizunaError, invalid
 from kizuna.wire.types import Match
 
@@ -88,15 +95,8 @@ class MatchId(NamedTuple):
 
 def parse_id(value: object) -> MatchId | None:
     """The id "<uuid>.<node>" (authoritative) or "<uuid>." (relayed), or None."""
-    if not isinstance(value, str):
-        return None
-    head, dot, node = value.partition(".")
-    if not dot:
-        return None
-    try:
-        return MatchId(str(uuid.UUID(head)), node)
-    except ValueError:
-        return None
+    parsed = parse_node_id(value)
+    return None if parsed is None else MatchId(*parsed)
 
 
 def new_id(node: str) -> MatchId:
@@ -105,7 +105,7 @@ def new_id(node: str) -> MatchId:
 
 def stream_id(stream: Stream) -> str:
     """The id of the match whose players are on `stream` (mode 5 or 6)."""
-    return f"{stream.subject}.{stream.label}"
+    return node_id(stream)
 
 
 # -- presences and the running matches -------------------------------------------------------------

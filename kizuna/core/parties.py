@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from kizuna.core.streams import PARTY, Stream
+from kizuna.core.streams import PARTY, Stream, node_id, parse_node_id
 from kizuna.errors import Code, KizunaError
 
 MAX_SIZE = 256  # Nakama's bound on max_size
@@ -84,15 +84,8 @@ class PartyId(NamedTuple):
 
 def parse_id(value: object) -> PartyId | None:
     """The id "<uuid>.<node>", or None (as Nakama: split at the first dot, the rest is the node)."""
-    if not isinstance(value, str):
-        return None
-    head, dot, node = value.partition(".")
-    if not dot:
-        return None
-    try:
-        return PartyId(str(uuid.UUID(head)), node)
-    except ValueError:
-        return None
+    parsed = parse_node_id(value)
+    return None if parsed is None else PartyId(*parsed)
 
 
 def new_id(node: str) -> PartyId:
@@ -101,7 +94,7 @@ def new_id(node: str) -> PartyId:
 
 def stream_id(stream: Stream) -> str:
     """The id of the party whose members are on `stream` (mode 7)."""
-    return f"{stream.subject}.{stream.label}"
+    return node_id(stream)
 
 
 # -- settings --------------------------------------------------------------------------------------

@@ -197,3 +197,22 @@ def send_raw(sockets: Sockets, stream: Stream, kind: str, body: dict[str, Any],
              to: list[PresenceId] | None) -> None:
     """Any envelope `{kind: body}` to every session on the stream, or to the sessions `to`."""
     sockets.stream_envelope(stream, kind, body, to or None)
+
+
+def parse_node_id(value: object) -> tuple[str, str] | None:
+    """(uuid, node) of an id "<uuid>.<node>" (matches and parties; the node part may be empty),
+    or None. Split at the first dot: the rest is the node's name."""
+    if not isinstance(value, str):
+        return None
+    head, dot, node = value.partition(".")
+    if not dot:
+        return None
+    try:
+        return str(uuid.UUID(head)), node
+    except ValueError:
+        return None
+
+
+def node_id(stream: Stream) -> str:
+    """The "<uuid>.<node>" id of the match or party whose members are on `stream`."""
+    return f"{stream.subject}.{stream.label}"
