@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +38,7 @@ _PRODUCT = re.compile(r"^([A-Za-z][\w.+\-]{0,63})(?:/([\w.+\-]{1,63}))?")
 _VERSION = re.compile(r"/v?(\d+(?:\.\d+){0,3}[\w.+\-]*)")
 
 
+@lru_cache(maxsize=1024)  # on every request: a game's clients send a handful of agents
 def parse_user_agent(agent: str) -> tuple[str, str]:
     """(sdk, version) of a User-Agent: an official SDK by name, a browser as "browser", else its
     first product token ("node", "curl", "python-requests"...); "" for no agent."""
