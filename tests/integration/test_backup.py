@@ -38,6 +38,9 @@ PACKAGED = [m.id for m in load()]
 MIGRATIONS_DIR = Path(load()[0].path).parent
 LOG = "kizuna_migration_log"
 BACKUP_LOG = "kizuna_backup_log"  # every backup and `restore --force` add a row (0011_console)
+# Left out of content comparisons: the backup record, and what a running node rewrites with each
+# heartbeat (its registry row and stats, the client versions it saw).
+VOLATILE = frozenset({BACKUP_LOG, "kizuna_node", "kizuna_client_seen"})
 AUTO = re.compile(r"(\S*kizuna-auto-\S+?\.kzb)")
 
 
@@ -112,12 +115,12 @@ def relations(db: DB) -> list[tuple[str, str]]:
 
 def content(db: DB, only: list[str] | None = None) -> dict[str, tuple[int, str]]:
     """table -> (rows, md5 of all rows as text, sorted). The journal's log leaves out the
-    "restore" rows that a restore adds, and the backup record all of its rows (the backups and
-    restores under test write them)."""
+    "restore" rows that a restore adds, and the VOLATILE tables all of their rows (the backups
+    and restores under test, and the heartbeats of a node serving meanwhile, write them)."""
     out = {}
     for t in only or tables(db):
         where = (" WHERE t.action <> 'restore'" if t == LOG else
-                 " WHERE false" if t == BACKUP_LOG else "")
+                 " WHERE false" if t in VOLATILE else "")
         row = db.fetch(f'SELECT count(*) AS n, md5(coalesce(string_agg(t::text, E\'\\n\' '
                        f'ORDER BY t::text), \'\')) AS h FROM "{t}" t{where}')[0]
         out[t] = (row["n"], row["h"])
