@@ -76,7 +76,7 @@ SCORE_WINDOW = 64  # acceptable candidates a scoring query ranks (plus 4 per max
 _seq = attrgetter("seq")
 
 
-def _count_error(min_count: int, max_count: int, count_multiple: int) -> str | None:
+def count_error(min_count: int, max_count: int, count_multiple: int) -> str | None:
     """Nakama's checks of matchmaker_add, in its order and words."""
     if min_count < 2:
         return "Invalid minimum count, must be >= 2"
@@ -180,7 +180,7 @@ class Matchmaker:
         or a session twice; RESOURCE_EXHAUSTED when a session or the party already holds
         `max_tickets` tickets."""
         members = tuple(presences)
-        problem = _count_error(min_count, max_count, count_multiple)
+        problem = count_error(min_count, max_count, count_multiple)
         if problem is not None:
             raise KizunaError(Code.INVALID_ARGUMENT, problem)
         if not members:

@@ -173,7 +173,7 @@ def match_leave(rt: RealtimeService, session: Session, body: dict[str, Any]) -> 
     return None
 
 
-def _data(value: Any) -> str:
+def base64_data(value: Any) -> str:
     """Match data as canonical base64 (padded, standard alphabet); URL-safe or unpadded input is
     accepted and normalised."""
     if value is None or value == "":
@@ -200,7 +200,7 @@ def match_data_send(rt: RealtimeService, session: Session, body: dict[str, Any])
         raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid match ID", reply=False)
     try:
         op_code = fields.integer(body, "op_code")
-        data = _data(fields.field(body, "data"))
+        data = base64_data(fields.field(body, "data"))
         reliable = fields.boolean(body, "reliable")
     except (binascii.Error, ValueError):
         raise RealtimeError(ErrorCode.BAD_INPUT, "Invalid match data", reply=False) from None

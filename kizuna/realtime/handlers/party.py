@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kizuna.core import parties as rules
-from kizuna.core.matchmaker.engine import _count_error as count_error
+from kizuna.core.matchmaker.engine import count_error
 from kizuna.core.parties import PartyError, PartyId, PartyPresence
 from kizuna.realtime.envelope import ErrorCode, RealtimeError
-from kizuna.realtime.handlers.match import _data as base64_data
+from kizuna.realtime.handlers.match import base64_data
 from kizuna.realtime.handlers.matchmaker import read_add
 from kizuna.realtime.parties import party_body
 from kizuna.wire import fields
