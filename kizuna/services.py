@@ -32,6 +32,7 @@ from kizuna.realtime.service import RealtimeService
 from kizuna.runtime.service import Runtime
 
 if TYPE_CHECKING:
+    from kizuna.cluster.bus import Bus
     from kizuna.metrics.node import NodeMetrics
 
 
@@ -51,6 +52,7 @@ class Services:
     runtime: Runtime
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     metrics: NodeMetrics | None = None
+    bus: Bus | None = None
 
     @property
     def sessions(self) -> SessionStore:
@@ -66,13 +68,13 @@ def served_socket_kinds() -> frozenset[str]:
 
 def build(config: Config, pool: Any, *, dev: bool = False,
           served_methods: frozenset[str] | None = None,
-          metrics: NodeMetrics | None = None) -> Services:
+          metrics: NodeMetrics | None = None, bus: Bus | None = None) -> Services:
     """The node's components, connected: domain <- realtime (as its sockets) <- runtime (as the
     socket layer's server modules). `served_methods`: the API methods the REST layer serves (for
     the warning about hooks on methods it does not). `metrics`: the node's metrics, when
     metrics.prometheus_port is set."""
     domain = Domain(config, pool)
-    realtime = RealtimeService(domain)
+    realtime = RealtimeService(domain, bus)
     domain.sockets = realtime
     runtime = Runtime(domain, dev=dev, served_methods=served_methods,
                       served_kinds=served_socket_kinds(), metrics=metrics)
@@ -80,7 +82,7 @@ def build(config: Config, pool: Any, *, dev: bool = False,
     domain.matches = runtime.matches
     domain.leaderboards.hooks = runtime
     services = Services(config=config, pool=pool, domain=domain, realtime=realtime,
-                        runtime=runtime, metrics=metrics)
+                        runtime=runtime, metrics=metrics, bus=bus)
     if metrics is not None:
         realtime.metrics = metrics
         watch(metrics, services)

@@ -58,7 +58,9 @@ from kizuna.wire import encode
 from kizuna.wire.types import ChannelMessage, Notification
 
 if TYPE_CHECKING:
+    from kizuna.cluster.bus import Bus
     from kizuna.metrics.node import NodeMetrics
+    from kizuna.realtime.cluster import ClusterTracker
 
 log = logging.getLogger("kizuna.realtime")
 
@@ -67,7 +69,7 @@ KICKED = "server-side session disconnect"
 
 
 class RealtimeService:
-    def __init__(self, domain: Domain) -> None:
+    def __init__(self, domain: Domain, bus: Bus | None = None) -> None:
         self.domain = domain
         self.config = domain.config
         self.pool = domain.pool
@@ -76,9 +78,21 @@ class RealtimeService:
         self.messages = domain.messages
         self.node = self.config.name
         self.registry = SessionRegistry(self.node)
-        self.tracker: Tracker = LocalTracker(self.node)
         self.status = StatusRegistry()
-        self.router: Router = LocalRouter(self.node, self.registry, self.tracker, self.status)
+        # With a cluster bus (cluster.nats_url, or the workers' private NATS), the tracker and
+        # the router reach the other nodes (realtime/cluster.py); handlers cannot tell.
+        self.bus = bus
+        self.cluster_tracker: ClusterTracker | None = None
+        if bus is None:
+            self.tracker: Tracker = LocalTracker(self.node)
+            self.router: Router = LocalRouter(self.node, self.registry, self.tracker, self.status)
+        else:
+            from kizuna.realtime.cluster import ClusterRouter, ClusterTracker
+
+            ctracker = ClusterTracker(self.node, bus)
+            self.tracker = ctracker
+            self.cluster_tracker = ctracker
+            self.router = ClusterRouter(self.node, self.registry, ctracker, self.status, bus)
         # Server modules (kizuna.runtime.service.Runtime, set by kizuna/services.py): realtime
         # hooks, RPCs, session events.
         self.modules: Modules = NO_MODULES
@@ -144,6 +158,13 @@ class RealtimeService:
         self.router.close_user(session.user_id, 1000, KICKED, exclude=session.id,
                                notice=envelope.push("notifications", encode.notifications([n])))
 
+    async def connected(self) -> None:
+        """After `connect`: in a cluster, the other nodes have this socket's presences (its user
+        shows online everywhere) before it reads its first message."""
+        ct = self.cluster_tracker
+        if ct is not None and ct.pending:
+            await ct.published()
+
     def disconnect(self, session: Session) -> None:
         session.closed = True
         self.registry.remove(session)
@@ -183,12 +204,20 @@ class RealtimeService:
             reply = handler.fn(self, session, message)
             if handler.is_async:
                 reply = await reply  # type: ignore[misc]
-            if not handler.replies:
-                reply = None
-            elif reply is None:
-                session.send(envelope.empty(cid))
-            else:
-                session.send(envelope.reply(cid, *reply))  # type: ignore[misc]
+            ct = self.cluster_tracker
+            held = ct is not None and ct.pending
+            if held:  # the other nodes see the change before the client sees the reply
+                await ct.published_before_reply()  # type: ignore[union-attr]
+            try:
+                if not handler.replies:
+                    reply = None
+                elif reply is None:
+                    session.send(envelope.empty(cid))
+                else:
+                    session.send(envelope.reply(cid, *reply))  # type: ignore[misc]
+            finally:
+                if held:  # the presence events the handler caused follow its reply
+                    ct.release()  # type: ignore[union-attr]
             if hooks is not None:
                 await hooks.after(session, None if reply is None else reply[1],  # type: ignore[index]
                                   message)

@@ -145,6 +145,7 @@ async def handle(rt: RealtimeService, request: web.Request) -> web.StreamRespons
         client_port=str(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else "")
     rt.connect(session)
     try:
+        await rt.connected()
         await _read(rt, session, ws, loop)
     except asyncio.CancelledError:
         session.close(1001, "server shutting down", abort=True)

@@ -177,7 +177,7 @@ class LocalTracker:
 
     def _add(self, p: Presence) -> None:
         members = self._by_stream.setdefault(p.stream, {})
-        if p.session_id not in members:
+        if p.session_id not in members and p.node == self.node:  # counts: this node's own
             mode = p.stream.mode
             self._per_mode[mode] = self._per_mode.get(mode, 0) + 1
         members[p.session_id] = p
@@ -186,7 +186,7 @@ class LocalTracker:
     def _remove(self, p: Presence) -> None:
         members = self._by_stream.get(p.stream)
         if members is not None:
-            if members.pop(p.session_id, None) is not None:
+            if members.pop(p.session_id, None) is not None and p.node == self.node:
                 self._per_mode[p.stream.mode] -= 1
             if not members:
                 del self._by_stream[p.stream]

@@ -15,6 +15,17 @@ export function client(serverKey = "defaultkey") {
   return new Client(serverKey, HOST, PORT, false, 10000, false);
 }
 
+// With KZ_E2E_PORTS (a comma-separated list: the nodes of a cluster), each socket opens on the
+// next node in turn while REST stays on KZ_E2E_PORT: every suite then runs across nodes, and
+// whatever two players do together crosses the cluster.
+export const PORTS = (process.env.KZ_E2E_PORTS || "").split(",").filter(Boolean);
+let nextPort = 0;
+export function socketClient(c) {
+  if (!PORTS.length) return c;
+  const port = PORTS[nextPort++ % PORTS.length];
+  return new Client(c.serverkey, HOST, port, false, 10000, false);
+}
+
 export function uniq(prefix = "id") {
   return `${prefix}-${randomUUID()}`;
 }
@@ -54,7 +65,7 @@ export async function player(c) {
 // `await socket.next(kind, where)` takes the first matching push (or fails after a timeout),
 // `await socket.none(kind)` asserts that none of that kind arrived.
 export async function connect(c, session, status = false) {
-  const socket = c.createSocket(false, false);
+  const socket = socketClient(c).createSocket(false, false);
   sockets.push(socket);
   const events = [];
   let wake = () => {};

@@ -1,0 +1,427 @@
+"""The socket layer across nodes: a presence tracker and a Router that reach every node's sessions
+over the cluster bus (kizuna/cluster/bus.py). The realtime service uses them instead of the
+local ones when `cluster.nats_url` is set (or the node's workers run a private NATS); handlers
+and use cases do not know whether a peer is local.
+
+Presences. Each node owns the presences of its own sessions and broadcasts every change (one
+message per turn of the event loop, numbered); every node keeps a replica of the others', so
+listing a stream, counting it, "is this user online" and finding the node of a session are
+local lookups. A node that misses a change (a gap in the numbers, a heartbeat whose number
+differs from what it has, a node it had taken for dead speaking again, a NATS reconnect) asks
+the owner for a snapshot of its presences, which replaces the replica. A node that stops says
+goodbye; one that dies is dropped by the others after `cluster.node_timeout_ms` without a
+heartbeat: its presences go, and the leader (the live node with the lowest name) announces their
+leaves to the streams they were on (status followers see the users go offline).
+
+Events. Join and leave events are produced where the presence changes (the owning node), and its
+listeners deliver them through this Router, which forwards to the nodes that hold the recipients:
+each event reaches each recipient once, whichever node the recipient is on.
+
+Deliveries go to the node holding the session: one bus message per node per delivery, carrying
+the envelope's bytes once and the session ids it is for. Status events to followers are
+broadcast (follows are kept by the node of the following session). Closing sockets by user is
+broadcast; by session, sent to its node; by token, every node already hears revocations from
+PostgreSQL and closes its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kizuna.cluster.bus import Bus, Header
+from kizuna.core.streams import NOTIFICATIONS, Stream, notifications_stream
+from kizuna.realtime.router import LocalRouter
+from kizuna.realtime.session import SessionRegistry
+from kizuna.realtime.status import StatusRegistry
+from kizuna.realtime.tracker import LocalTracker, Presence
+
+log = logging.getLogger("kizuna.cluster")
+
+# Presences per snapshot message (each ~150 bytes of JSON): well under NATS's 1 MiB payload.
+SNAPSHOT_CHUNK = 2000
+# Changes per presence-delta message, for the same reason.
+DELTA_CHUNK = 2000
+# A node asks the same peer for a snapshot at most this often (seconds).
+WANT_EVERY = 1.0
+
+
+def _enc(p: Presence) -> list[Any]:
+    s = p.stream
+    return [p.session_id, p.user_id, p.username, s.mode, s.subject, s.subcontext, s.label,
+            p.persistence, p.hidden, p.status]
+
+
+def _dec(node: str, r: list[Any]) -> Presence:
+    return Presence(node, r[0], r[1], r[2], Stream(r[3], r[4], r[5], r[6]), r[7], r[8], r[9])
+
+
+class ClusterTracker(LocalTracker):
+    def __init__(self, node: str, bus: Bus) -> None:
+        super().__init__(node)
+        self.bus = bus
+        self.seq = 0  # deltas this node has broadcast
+        self._ops: list[list[Any]] = []
+        self._ops_handle: asyncio.Handle | None = None
+        self._peer_seq: dict[str, int] = {}
+        self._wanted: dict[str, float] = {}
+        self._snap_parts: dict[str, list[list[Any]]] = {}
+        self._holding = 0
+        bus.on("pd", self._on_delta)
+        bus.on("snap", self._on_snapshot)
+        bus.on("want", self._on_want)
+        bus.on("hello", self._on_hello)
+        bus.on("hb", self._on_heartbeat)
+        bus.on_up(self._want)
+        bus.on_down(self._on_node_down)
+        bus.heartbeat_fields(lambda: {"ps": self.seq})
+
+    # -- this node's changes, broadcast ------------------------------------------------------
+
+    def _add(self, p: Presence) -> None:
+        super()._add(p)
+        if p.node == self.node:
+            self._op(["+", *_enc(p)])
+
+    def _remove(self, p: Presence) -> None:
+        super()._remove(p)
+        if p.node == self.node:
+            self._op(["-", p.session_id, *p.stream])
+
+    def _op(self, op: list[Any]) -> None:
+        self._ops.append(op)
+        if self._ops_handle is None:
+            self._ops_handle = asyncio.get_running_loop().call_soon(self._flush_ops)
+
+    def _flush_ops(self) -> None:
+        self._ops_handle = None
+        ops, self._ops = self._ops, []
+        for i in range(0, len(ops), DELTA_CHUNK):
+            self.seq += 1
+            self.bus.broadcast("pd", {"s": self.seq, "ops": ops[i:i + DELTA_CHUNK]})
+
+    @property
+    def pending(self) -> bool:
+        """Whether this node has presence changes not yet broadcast."""
+        return bool(self._ops)
+
+    async def published_before_reply(self) -> None:
+        """`published()` for a socket handler's reply: the presence events the change caused
+        are held until `release()` (called once the reply is out), so the client gets its reply
+        first, as on a single node."""
+        self._holding += 1
+        try:
+            await self.published()
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        self._holding -= 1
+        if not self._holding and self._events:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+            LocalTracker._flush(self)
+
+    def _flush(self) -> None:
+        if self._holding:  # release() flushes
+            self._flush_handle = None
+            return
+        super()._flush()
+
+    async def published(self) -> None:
+        """Broadcast the pending changes now and wait until NATS has them (bounded): a handler's
+        reply waits for this, so a client that acts on it at another node finds its presence
+        there (a chat join, then the friend's join on another node listing it)."""
+        if self._ops_handle is not None:
+            self._ops_handle.cancel()
+            self._flush_ops()
+        await self.bus.flush()
+
+    def _own(self) -> list[list[Any]]:
+        return [_enc(p) for members in self._by_stream.values() for p in members.values()
+                if p.node == self.node]
+
+    def _send_snapshot(self, to: str) -> None:
+        if self._ops_handle is not None:  # pending changes first: the snapshot includes them
+            self._ops_handle.cancel()
+            self._flush_ops()
+        own = self._own()
+        parts = [own[i:i + SNAPSHOT_CHUNK] for i in range(0, len(own), SNAPSHOT_CHUNK)] or [[]]
+        import orjson
+
+        for n, part in enumerate(parts):
+            self.bus.broadcast("snap", {"to": to, "s": self.seq, "n": n,
+                                        "last": n == len(parts) - 1}, orjson.dumps(part))
+
+    # -- the others' changes -----------------------------------------------------------------
+
+    def _want(self, node: str) -> None:
+        now = time.monotonic()
+        if now - self._wanted.get(node, 0.0) < WANT_EVERY:
+            return
+        self._wanted[node] = now
+        self.bus.send(node, "want", {})
+
+    def _on_want(self, sender: str, head: Header, body: bytes) -> None:
+        self._send_snapshot(sender)
+
+    def _on_hello(self, sender: str, head: Header, body: bytes) -> None:
+        # A node that starts, or comes back to NATS: it may have missed our changes.
+        self._send_snapshot(sender)
+
+    def _on_heartbeat(self, sender: str, head: Header, body: bytes) -> None:
+        if self._peer_seq.get(sender) != head.get("ps"):
+            self._want(sender)
+
+    def _on_delta(self, sender: str, head: Header, body: bytes) -> None:
+        seq = head["s"]
+        last = self._peer_seq.get(sender)
+        if last is not None and seq <= last:
+            return  # already in a snapshot
+        if last is None or seq != last + 1:
+            self._want(sender)
+        self._peer_seq[sender] = seq
+        for op in head["ops"]:
+            if op[0] == "+":
+                self._put(_dec(sender, op[1:]))
+            else:
+                self._drop(op[1], Stream(*op[2:6]))
+
+    def _put(self, p: Presence) -> None:
+        old = self.get(p.session_id, p.stream)
+        if old is not None:
+            LocalTracker._remove(self, old)
+        LocalTracker._add(self, p)
+
+    def _drop(self, session_id: str, stream: Stream) -> Presence | None:
+        p = self.get(session_id, stream)
+        if p is not None and p.node != self.node:
+            LocalTracker._remove(self, p)
+            return p
+        return None
+
+    def _on_snapshot(self, sender: str, head: Header, body: bytes) -> None:
+        if head.get("to") != self.node:
+            return
+        import orjson
+
+        if head["n"] == 0:
+            self._snap_parts[sender] = []
+        parts = self._snap_parts.get(sender)
+        if parts is None:  # a later part of a snapshot whose start we missed
+            return
+        parts.extend(orjson.loads(body))
+        if not head["last"]:
+            return
+        del self._snap_parts[sender]
+        fresh = {(r[0], Stream(r[3], r[4], r[5], r[6])): r for r in parts}
+        for p in self._of(sender):
+            if (p.session_id, p.stream) not in fresh:
+                LocalTracker._remove(self, p)
+        for r in fresh.values():
+            self._put(_dec(sender, r))
+        self._peer_seq[sender] = head["s"]
+        log.debug("presence snapshot applied", extra={"peer": sender, "presences": len(fresh)})
+
+    def _of(self, node: str) -> list[Presence]:
+        return [p for members in self._by_stream.values() for p in members.values()
+                if p.node == node]
+
+    def _on_node_down(self, node: str) -> None:
+        gone = self._of(node)
+        for p in gone:
+            LocalTracker._remove(self, p)
+        self._peer_seq.pop(node, None)
+        self._snap_parts.pop(node, None)
+        self._wanted.pop(node, None)
+        if not gone:
+            return
+        # The node cannot announce its own leaves: the leader does, as if they were its own.
+        announce = self.bus.leader() == self.node
+        log.info("Presences of a departed node dropped",
+                 extra={"peer": node, "presences": len(gone), "announced": announce})
+        if announce:
+            for p in gone:
+                if not p.hidden:
+                    self._event(p, False)
+
+
+class ClusterRouter(LocalRouter):
+    def __init__(self, node: str, sessions: SessionRegistry, tracker: ClusterTracker,
+                 status: StatusRegistry, bus: Bus) -> None:
+        super().__init__(node, sessions, tracker, status)
+        self.bus = bus
+        self.ctracker = tracker
+        bus.on("d", self._on_deliver)
+        bus.on("fol", self._on_followers)
+        bus.on("cu", self._on_close_user)
+        bus.on("cs", self._on_close_session)
+        bus.on("ls", self._on_leave_stream)
+        bus.on("so", self._on_stream_op)
+        bus.on("sc", self._on_stream_close)
+
+    # -- delivering --------------------------------------------------------------------------
+
+    def _fan_out(self, presences: Iterable[Presence], data: bytes,
+                 exclude: str | None = None) -> None:
+        get, node = self.sessions.get, self.node
+        remote: dict[str, list[str]] = {}
+        for p in presences:
+            sid = p.session_id
+            if sid == exclude:
+                continue
+            if p.node == node:
+                s = get(sid)
+                if s is not None:
+                    s.send(data)
+            else:
+                remote.setdefault(p.node, []).append(sid)
+        for peer, sids in remote.items():
+            self.bus.send(peer, "d", {"s": sids}, data)
+
+    def send_to_presences(self, presences: Iterable[Presence], data: bytes) -> None:
+        self._fan_out(presences, data)
+
+    def send_to_stream(self, stream: Stream, data: bytes, exclude: str | None = None) -> None:
+        self._fan_out(self.tracker.presences(stream), data, exclude)
+
+    def send_to_session(self, node: str, session_id: str, data: bytes) -> bool:
+        if node == self.node:
+            return super().send_to_session(node, session_id, data)
+        if not self.bus.is_live(node):
+            return False
+        self.bus.send(node, "d", {"s": [session_id]}, data)
+        return True
+
+    def _on_deliver(self, sender: str, head: Header, data: bytes) -> None:
+        get = self.sessions.get
+        for sid in head["s"]:
+            s = get(sid)
+            if s is not None:
+                s.send(data)
+
+    def send_to_followers(self, user_id: str, data: bytes) -> None:
+        super().send_to_followers(user_id, data)
+        if self.bus.peers:
+            self.bus.broadcast("fol", {"u": user_id}, data)
+
+    def _on_followers(self, sender: str, head: Header, data: bytes) -> None:
+        super().send_to_followers(head["u"], data)
+
+    # -- session changes ---------------------------------------------------------------------
+
+    def _node_of(self, session_id: str) -> str | None:
+        """The node holding a session, from the presences it has (every socket is on its
+        user's notification stream)."""
+        mine = self.ctracker._by_session.get(session_id)
+        if not mine:
+            return None
+        return next(iter(mine.values())).node
+
+    def leave_stream(self, user_id: str, stream: Stream) -> int:
+        remote: set[str] = {p.node for p in self.tracker.presences(stream)
+                            if p.user_id == user_id and p.node != self.node}
+        for peer in remote:
+            self.bus.send(peer, "ls", {"u": user_id, "st": list(stream)})
+        return super().leave_stream(user_id, stream) + len(remote)
+
+    def _on_leave_stream(self, sender: str, head: Header, body: bytes) -> None:
+        LocalRouter.leave_stream(self, head["u"], Stream(*head["st"]))
+
+    def _remote_op(self, op: str, stream: Stream, user_id: str, session_id: str,
+                   **fields: Any) -> str | None:
+        node = self._node_of(session_id)
+        if node is None or node == self.node:
+            return None
+        p = self.tracker.get(session_id, notifications_stream(user_id))
+        if p is None:  # not a session of that user
+            return None
+        self.bus.send(node, "so", {"op": op, "st": list(stream), "u": user_id, "sid": session_id,
+                                   **fields})
+        return node
+
+    def stream_join(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                    persistence: bool, status: str | None) -> bool | None:
+        if self.sessions.get(session_id) is not None:
+            return super().stream_join(stream, user_id, session_id, hidden=hidden,
+                                       persistence=persistence, status=status)
+        was = self.tracker.get(session_id, stream)
+        if self._remote_op("join", stream, user_id, session_id, h=hidden, p=persistence,
+                           s=status) is None:
+            return None
+        return was is None
+
+    def stream_update(self, stream: Stream, user_id: str, session_id: str, *, hidden: bool,
+                      persistence: bool, status: str | None) -> bool | None:
+        if self.sessions.get(session_id) is not None:
+            return super().stream_update(stream, user_id, session_id, hidden=hidden,
+                                         persistence=persistence, status=status)
+        was = self.tracker.get(session_id, stream)
+        if self._remote_op("update", stream, user_id, session_id, h=hidden, p=persistence,
+                           s=status) is None:
+            return None
+        return was is None
+
+    def stream_leave(self, stream: Stream, user_id: str, session_id: str) -> bool:
+        p = self.tracker.get(session_id, stream)
+        if p is None or p.user_id != user_id:
+            return False
+        if p.node == self.node:
+            return super().stream_leave(stream, user_id, session_id)
+        return self._remote_op("leave", stream, user_id, session_id) is not None
+
+    def _on_stream_op(self, sender: str, head: Header, body: bytes) -> None:
+        stream, uid, sid = Stream(*head["st"]), head["u"], head["sid"]
+        op = head["op"]
+        if op == "join":
+            LocalRouter.stream_join(self, stream, uid, sid, hidden=head["h"],
+                                    persistence=head["p"], status=head["s"])
+        elif op == "update":
+            LocalRouter.stream_update(self, stream, uid, sid, hidden=head["h"],
+                                      persistence=head["p"], status=head["s"])
+        elif op == "leave":
+            LocalRouter.stream_leave(self, stream, uid, sid)
+
+    def stream_close(self, stream: Stream) -> int:
+        remote = {p.node for p in self.tracker.presences(stream) if p.node != self.node}
+        if remote:
+            self.bus.broadcast("sc", {"st": list(stream)})
+        return super().stream_close(stream)
+
+    def _on_stream_close(self, sender: str, head: Header, body: bytes) -> None:
+        LocalRouter.stream_close(self, Stream(*head["st"]))
+
+    # -- closing -----------------------------------------------------------------------------
+
+    def close_user(self, user_id: str, code: int, reason: str, *, notice: bytes | None = None,
+                   exclude: str | None = None) -> int:
+        closed = super().close_user(user_id, code, reason, notice=notice, exclude=exclude)
+        if any(p.node != self.node for p in self.tracker.presences(notifications_stream(user_id))):
+            self.bus.broadcast("cu", {"u": user_id, "c": code, "r": reason, "x": exclude,
+                                      "n": notice is not None}, notice or b"")
+        return closed
+
+    def _on_close_user(self, sender: str, head: Header, body: bytes) -> None:
+        LocalRouter.close_user(self, head["u"], head["c"], head["r"],
+                               notice=body if head.get("n") else None, exclude=head.get("x"))
+
+    def close_session(self, session_id: str, code: int, reason: str) -> bool:
+        if self.sessions.get(session_id) is not None:
+            return super().close_session(session_id, code, reason)
+        node = self._node_of(session_id)
+        if node is None or node == self.node:
+            return False
+        self.bus.send(node, "cs", {"sid": session_id, "c": code, "r": reason})
+        return True
+
+    def _on_close_session(self, sender: str, head: Header, body: bytes) -> None:
+        LocalRouter.close_session(self, head["sid"], head["c"], head["r"])
+
+    # -- who can be reached ------------------------------------------------------------------
+
+    def online_users(self) -> list[str]:
+        return [s.subject for s in self.tracker.streams(NOTIFICATIONS)]
