@@ -109,7 +109,20 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     except MigrateError as exc:
         raise StartupError(f"migration failed: {exc}") from None
 
-    services = build(cfg, pool, dev=dev, served_methods=served_methods(), metrics=metrics)
+    bus = None
+    if cfg.cluster.nats_url:  # a member of a cluster (kizuna/cluster/bus.py)
+        from kizuna.cluster.bus import Bus
+        from kizuna.errors import KizunaError
+
+        bus = Bus(cfg, cfg.name)
+    services = build(cfg, pool, dev=dev, served_methods=served_methods(), metrics=metrics,
+                     bus=bus)
+    if bus is not None:  # connected once every area has its handlers on it
+        try:
+            await bus.start()
+        except KizunaError as exc:
+            await pool.close()
+            raise StartupError(exc.message) from None
     sessions, realtime, runtime = services.sessions, services.realtime, services.runtime
     lifecycle = services.lifecycle
     runner: web.AppRunner | None = None
@@ -164,7 +177,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         # The console first: once the game port answers (/healthcheck), the console does too.
         console_runner = await _start_console(cfg, services, node_stats, registry)
         site = web.TCPSite(runner, host=cfg.socket.address or None, port=cfg.socket.port,
-                           ssl_context=_tls_context(cfg))
+                           ssl_context=_tls_context(cfg), reuse_port=is_worker())
         try:
             await site.start()
         except OSError as exc:
@@ -178,6 +191,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         lifecycle.ready = True
         if ready is not None:
             ready.set()
+        _tell_supervisor()
         await _wait_for_signal()
         deadline = time.monotonic() + stop_budget(cfg)
         _arm_watchdog(deadline)
@@ -188,7 +202,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         await _stop(deadline, _cut_time(deadline, stop_budget(cfg)), lifecycle=lifecycle, runtime=runtime,
                     leaderboards=services.domain.leaderboards, realtime=realtime, runner=runner,
                     inflight=inflight, sessions=sessions, registry=registry, pool=pool,
-                    metrics=metrics, console=console_runner)
+                    metrics=metrics, console=console_runner, bus=bus)
     log.info("Shutdown complete")
     return 0
 
@@ -299,7 +313,7 @@ async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: A
                 realtime: RealtimeService, runner: web.AppRunner | None, inflight: InFlight,
                 sessions: Any, registry: Registry, pool: asyncpg.Pool,
                 metrics: NodeMetrics | None = None,
-                console: web.AppRunner | None = None) -> None:
+                console: web.AppRunner | None = None, bus: Any = None) -> None:
     """Everything after the drain, within `deadline`: the listener closes, the shutdown functions
     run, sockets close with 1001 and in-flight requests finish until the cut; what still runs then
     is logged and cancelled, and the connections, the registry row and the pool close."""
@@ -320,6 +334,8 @@ async def _stop(deadline: float, cut: float, *, lifecycle: Lifecycle, runtime: A
         inflight.log_cut()
     if runner is not None:
         await _bounded("the HTTP server", runner.cleanup(), end)
+    if bus is not None:  # after the sockets: their presences' leaves have gone out
+        await _bounded("the cluster bus", bus.stop(), end)
     if console is not None:  # after the drain: an operator watches it on the status page
         await _bounded("the console", console.cleanup(), end)
     await _bounded("sessions", sessions.stop(), end)
@@ -348,7 +364,7 @@ async def _start_console(cfg: Config, services: Services, node_stats: NodeStats,
                        shutdown_timeout=CANCEL_WAIT_SEC)
     await runner.setup()
     site = web.TCPSite(runner, host=cfg.console.address or None, port=cfg.console.port,
-                       ssl_context=_tls_context(cfg))
+                       ssl_context=_tls_context(cfg), reuse_port=is_worker())
     try:
         await site.start()
     except OSError as exc:
@@ -387,6 +403,24 @@ def _watch_build(metrics: NodeMetrics, pool: asyncpg.Pool, schema: str | None) -
                   "and the database schema head it sees (the last applied migration).",
                   lambda: {(__version__, commit(), current["schema"]): 1},
                   labels=("version", "commit", "schema"))
+
+
+def is_worker() -> bool:
+    """Whether this process is one of a node's workers (`socket.workers` above 1): its
+    supervisor sets KIZUNA_WORKER, and the workers share the node's ports (SO_REUSEPORT, the
+    kernel spreads new connections over them)."""
+    return bool(os.environ.get("KIZUNA_WORKER"))
+
+
+def _tell_supervisor() -> None:
+    """A worker tells its supervisor it serves: one line on the pipe the supervisor passed
+    (KIZUNA_WORKER_READY_FD), which is then closed."""
+    fd = os.environ.get("KIZUNA_WORKER_READY_FD")
+    if not fd:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        os.write(int(fd), b"ready\n")
+        os.close(int(fd))
 
 
 def _arm_watchdog(deadline: float) -> None:
