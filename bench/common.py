@@ -78,8 +78,10 @@ class BenchServer:
     """`kizuna server` on a fresh database of the local PostgreSQL; dropped afterwards."""
 
     def __init__(self, port: int = 17350, extra: list[str] | None = None,
-                 needs_wrk: bool = True, kizuna: str = KIZUNA) -> None:
+                 needs_wrk: bool = True, kizuna: str = KIZUNA, workers: int = 1) -> None:
         self.kizuna = kizuna
+        # socket.workers: 1 (a single process) unless the bench is about worker processes.
+        self.workers = workers
         self.port = port
         self.db = f"kzbench_{uuid.uuid4().hex[:10]}"
         self.extra = extra or []
@@ -92,23 +94,65 @@ class BenchServer:
         if self.needs_wrk and not shutil.which("wrk"):
             sys.exit("bench: wrk is required (apt-get install wrk)")
         self.log = tempfile.NamedTemporaryFile(prefix="kizuna-bench-", suffix=".log", delete=False)
+        env = dict(os.environ)
+        workers: list[str] = []
+        if self.kizuna == KIZUNA or self.workers != 1:
+            workers = ["--socket.workers", str(self.workers)]
+        else:  # another install (bench/compare.py's baseline) may predate the key: as a
+            env["KIZUNA_SOCKET_WORKERS"] = "1"  # variable, a release without it only warns
         self.proc = subprocess.Popen(
             [self.kizuna, "server", "--migrate", "--database.address", f"{PG}/{self.db}",
              "--socket.port", str(self.port), "--console.port", str(self.console_port),
              "--session.token_expiry_sec", "7200",
-             "--logger.level", "warn", *self.extra],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp())
+             "--logger.level", "warn", *workers, *self.extra],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=tempfile.mkdtemp(), env=env)
         for _ in range(300):
             if self.proc.poll() is not None:  # e.g. the port is taken by another server
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log.name}")
             try:
                 urllib.request.urlopen(self.url + "/healthcheck", timeout=1)
                 time.sleep(0.2)
-                if self.proc.poll() is None:
+                if self.proc.poll() is None and self._serving() >= self.workers:
                     return self
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start; see {self.log.name}")
+
+    def _serving(self) -> int:
+        """How many nodes (worker processes) serve: every one of them, before measuring."""
+        if self.workers == 1:
+            return 1
+
+        async def count() -> int:
+            conn = await asyncpg.connect(f"postgresql://{PG}/{self.db}")
+            try:
+                return await conn.fetchval("SELECT count(*) FROM kizuna_node WHERE state = 'serving'")
+            finally:
+                await conn.close()
+        return asyncio.run(count())
+
+    def pids(self) -> list[int]:
+        """The server's processes: the node, or its supervisor and its workers (and NATS)."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo += [int(c) for c in task.read_text().split()]
+                except OSError:  # exited meanwhile
+                    pass
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by all the server's processes."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                total += cpu_seconds(pid)
+            except OSError:  # exited meanwhile
+                pass
+        return total
 
     def __exit__(self, *exc) -> None:
         self.proc.terminate()
@@ -132,12 +176,12 @@ class BenchServer:
     def wrk_once(self, script: str, *, threads: int, connections: int, duration: str,
                  env: dict[str, str] | None = None) -> dict:
         """One wrk run, with the server's CPU time per answered request (`cpu_us`)."""
-        before = cpu_seconds(self.proc.pid)
+        before = self.cpu_seconds()
         out = subprocess.run(
             ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency",
              "-s", str(ROOT / "bench" / "wrk" / script), self.url],
             capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True).stdout
-        used = cpu_seconds(self.proc.pid) - before
+        used = self.cpu_seconds() - before
         res = parse_wrk(out)
         good = res["requests"] - res["errors"]
         res["cpu_us"] = used / good * 1e6 if good else float("nan")

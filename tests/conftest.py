@@ -226,6 +226,8 @@ def start_server(args: list[str], tmp_path: Path, port: int | None = None,
     full = ["server", "--socket.port", str(port), *args]
     if "--console.port" not in args:  # every node has a console: each its own port
         full[3:3] = ["--console.port", str(free_port())]
+    if not any(a.split("=", 1)[0] in ("--socket.workers", "--workers") for a in args):
+        full += ["--socket.workers", "1"]  # a single process, unless the test is about workers
     proc = subprocess.Popen([KIZUNA, *full], stdout=fh, stderr=subprocess.STDOUT,
                             env={**_env(), **(env or {})}, cwd=cwd or tmp_path)
     server = ServerProcess(proc, port, log_path, full)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import ssl
 import sys
 import urllib.error
@@ -25,13 +27,36 @@ from kizuna.cli.common import CONFIG_FLAGS, EXIT_FAILURE, err, load_config, loop
 @click.option("--no-backup", is_flag=True,
               help="Do not back the database up before `--migrate` (or the embedded database's "
                    "migration at start) changes it; the same as backup.before_migrate: false.")
+@click.option("--workers", type=click.IntRange(0, 256), default=None, metavar="N",
+              help="Worker processes serving this node's ports, each a node named <name>-<i> "
+                   "(the same as --socket.workers N; 0: one per core, the default; 1: a single "
+                   "process).")
 @click.pass_context
-def server(ctx: click.Context, migrate: bool, dev: bool, no_backup: bool) -> None:
-    """Start a node. Takes Nakama-style config flags (--socket.port 7350, --config FILE, ...)."""
-    cfg, files = load_config(ctx.args, show_unknown=False)  # the node logs every warning
+def server(ctx: click.Context, migrate: bool, dev: bool, no_backup: bool,
+           workers: int | None) -> None:
+    """Start a node. Takes Nakama-style config flags (--socket.port 7350, --config FILE, ...).
+
+    With socket.workers above 1 this process supervises that many worker processes
+    (docs/cluster.md)."""
+    args = list(ctx.args)
+    if workers is not None:  # after the operator's flags: it wins, as a later flag does
+        args += ["--socket.workers", str(workers)]
+    cfg, files = load_config(args, show_unknown=False)  # the node logs every warning
     if no_backup:
         cfg.backup.before_migrate = False
     logs.setup(cfg.logger.level, cfg.logger.format, cfg.logger.stdout, cfg.logger.file)
+    from kizuna.workers import worker_count
+
+    count = worker_count(cfg)
+    if count > 1 and not os.environ.get("KIZUNA_WORKER"):  # a worker never supervises
+        if dev:
+            logging.getLogger("kizuna").info(
+                "--dev runs a single process (it reloads the server modules in place): "
+                "socket.workers is ignored", extra={"workers": count})
+        else:
+            from kizuna.workers import run as supervise
+
+            sys.exit(supervise(cfg, args, migrate=migrate, config_files=files))
     from kizuna.server import run
     sys.exit(run(cfg, migrate=migrate, config_files=files, dev=dev))
 

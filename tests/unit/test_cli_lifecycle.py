@@ -75,11 +75,12 @@ def test_server_no_backup_is_a_flag(tmp_path: Path, monkeypatch) -> None:
         return 0
     monkeypatch.setattr(kizuna.server, "run", fake_run)
     monkeypatch.chdir(tmp_path)
-    r = CliRunner().invoke(cli, ["server", "--migrate", "--no-backup", "--socket.port", "7399"])
+    r = CliRunner().invoke(cli, ["server", "--migrate", "--no-backup", "--socket.port", "7399",
+                                 "--socket.workers", "1"])
     assert r.exit_code == 0, r.output
     assert seen["migrate"] and seen["cfg"].backup.before_migrate is False
     assert seen["cfg"].socket.port == 7399
-    r = CliRunner().invoke(cli, ["server", "--migrate"])
+    r = CliRunner().invoke(cli, ["server", "--migrate", "--socket.workers", "1"])
     assert r.exit_code == 0 and seen["cfg"].backup.before_migrate is True
     cfg = config.load(["--backup.before_migrate", "false"], env={}, cwd=tmp_path)
     assert cfg.backup.before_migrate is False

@@ -77,9 +77,9 @@ def test_a_likely_typo_still_stops_with_a_suggestion(tmp_path: Path, text, key, 
 
 
 def test_unknown_sections_are_refused_but_nakamas_load(tmp_path: Path) -> None:
-    y = write(tmp_path, "s.yml", "cluster:\n  nodes: 3\n")
+    y = write(tmp_path, "s.yml", "galaxy:\n  nodes: 3\n")
     msg = refused("--config", y, cwd=tmp_path)
-    assert msg.startswith("cluster.nodes") and "no section 'cluster'" in msg
+    assert msg.startswith("galaxy.nodes") and "no section 'galaxy'" in msg
     y = write(tmp_path, "n.yml", "iap:\n  apple:\n    shared_password: x\n")
     cfg = load("--config", y, cwd=tmp_path)
     assert any(w.startswith("iap.apple") and "ignored" in w for w in cfg.warnings)
@@ -135,6 +135,6 @@ def test_server_starts_with_a_newer_key_and_logs_the_warning(tmp_path: Path, mon
     monkeypatch.setattr(kizuna.server, "run", lambda cfg, **kw: seen.setdefault("cfg", cfg) and 0)
     y = write(tmp_path, "k.yml", "shutdown_hook_sec: 5\n")
     monkeypatch.chdir(tmp_path)
-    r = CliRunner().invoke(cli, ["server", "--config", y], env={})
+    r = CliRunner().invoke(cli, ["server", "--config", y, "--socket.workers", "1"], env={})
     assert r.exit_code == 0, r.output
     assert any(w.startswith("shutdown_hook_sec") for w in seen["cfg"].warnings)

@@ -74,9 +74,12 @@ class Node:
 
     def start(self, *args: str, wait: float = 60) -> Node:
         fh = open(self.log_path, "a")
+        # This release's node is one process (socket.workers); the previous release does not
+        # know the key and would refuse it.
+        single = ["--socket.workers", "1"] if self.argv == CURRENT else []
         self.proc = subprocess.Popen(
             [*self.argv, "server", "--name", self.name, "--socket.port", str(self.port),
-             "--console.port", str(free_port()), "--logger.format", "text", *args],
+             "--console.port", str(free_port()), "--logger.format", "text", *single, *args],
             stdout=fh, stderr=subprocess.STDOUT, env=_env(), cwd=self.log_path.parent)
         deadline = time.monotonic() + wait
         import urllib.request

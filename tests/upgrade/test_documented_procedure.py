@@ -189,6 +189,7 @@ class Machine:
                      "database": {"address": [self.db_address]}}
         if new_release:  # the first hop: the previous release refuses a key it does not know
             doc["shutdown_drain_sec"] = DRAIN_SEC
+            doc["socket"]["workers"] = 1  # one process per machine, as the old release runs
         self.config.write_text(json.dumps(doc, indent=2) + "\n")  # JSON is YAML
 
     def start(self, kizuna: Path, release: str) -> subprocess.CompletedProcess:
