@@ -45,6 +45,8 @@ class Cluster:
                              "--cluster.subject_prefix", self.prefix,
                              "--cluster.heartbeat_ms", str(HEARTBEAT_MS),
                              "--cluster.node_timeout_ms", str(NODE_TIMEOUT_MS),
+                             # PostgreSQL allows 100 connections for the whole suite
+                             "--database.max_open_conns", "12",
                              *self.flags, *flags], self.tmp_path)
         self.nodes.append(node)
         return node
