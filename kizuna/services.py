@@ -79,7 +79,12 @@ def build(config: Config, pool: Any, *, dev: bool = False,
     runtime = Runtime(domain, dev=dev, served_methods=served_methods,
                       served_kinds=served_socket_kinds(), metrics=metrics)
     realtime.modules = runtime
-    domain.matches = runtime.matches
+    if bus is None:
+        domain.matches = runtime.matches
+    else:  # matches of every node, each run by its own (kizuna/runtime/cluster_matches.py)
+        from kizuna.runtime.cluster_matches import ClusterMatches
+
+        domain.matches = ClusterMatches(runtime.matches, bus)
     domain.leaderboards.hooks = runtime
     services = Services(config=config, pool=pool, domain=domain, realtime=realtime,
                         runtime=runtime, metrics=metrics, bus=bus)

@@ -210,7 +210,8 @@ class RunningMatch(Protocol):
 
     @property
     def created(self) -> int:
-        """Creation order on its node (higher: newer)."""
+        """Creation order (higher: newer): strictly increasing on its node, and its creation
+        time, so that the matches of several nodes sort by age too."""
         ...
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import itertools
 import logging
 import math
 import time
@@ -395,6 +394,8 @@ class Match:
         self.label_index = core.index_label(label)
         self.label = label
         self._ctx = dataclasses.replace(self._ctx, match_label=label)
+        if self._registry.get(self.match_id) is self:  # running (not in match_init)
+            self._registry._changed(self)
 
     # -- the schedule ------------------------------------------------------------------------------
 
@@ -578,13 +579,19 @@ def _signal_answer(result: Any) -> tuple[Any, str]:
 # -- the node's matches --------------------------------------------------------------------------
 
 
+ChangeListener = Callable[[Match], None]
+
+
 class MatchRegistry:
-    """The authoritative matches of this node: `domain.matches` (core.matches.Matches)."""
+    """The authoritative matches of this node: `domain.matches` (core.matches.Matches) on a
+    single node; in a cluster, the local part of kizuna/runtime/cluster_matches.py, which hears
+    of each match's start, label changes and end through `on_change`."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self._matches: dict[str, Match] = {}
-        self._order = itertools.count(1)
+        self._last_created = 0
+        self._listeners: list[ChangeListener] = []
         self._starting = 0  # creations running match_init (they count toward the cap)
         self._stopping = False
 
@@ -600,6 +607,25 @@ class MatchRegistry:
     def _remove(self, match: Match) -> None:
         if self._matches.get(match.match_id) is match:
             del self._matches[match.match_id]
+            self._changed(match)
+
+    def on_change(self, fn: ChangeListener) -> None:
+        """Call `fn(match)` on the event loop when a match starts, when its label changes and
+        when it ends (`match.ended` is then true)."""
+        self._listeners.append(fn)
+
+    def _changed(self, match: Match) -> None:
+        for fn in self._listeners:
+            try:
+                fn(match)
+            except Exception:
+                log.exception("match change listener failed", extra={"match_id": match.match_id})
+
+    def _created(self) -> int:
+        """A match's creation order: its creation time (ns since the epoch), strictly increasing
+        on this node, so listings across the nodes of a cluster sort newest first too."""
+        self._last_created = max(self._last_created + 1, time.time_ns())
+        return self._last_created
 
     async def create(self, name: str, params: Any) -> str:
         if self._stopping:
@@ -615,7 +641,7 @@ class MatchRegistry:
         if len(self._matches) + self._starting >= cap:
             raise KizunaError(Code.RESOURCE_EXHAUSTED, f"Match limit reached - this node runs at "
                               f"most {cap} matches (match.max_matches).")
-        match = Match(self, handler, core.new_id(self.rt.node), next(self._order))
+        match = Match(self, handler, core.new_id(self.rt.node), self._created())
         self._starting += 1
         try:
             await match.init({} if params is None else params)
@@ -636,6 +662,7 @@ class MatchRegistry:
             raise KizunaError(Code.UNAVAILABLE, "The node is stopping: it starts no more matches.")
         self._matches[match.match_id] = match
         match.start()
+        self._changed(match)
         log.debug("Match created", extra={"match_id": match.match_id, "handler": name,
                                           "tick_rate": match.tick_rate})
         return match.match_id

@@ -162,7 +162,7 @@ async def _join_authoritative(rt: RealtimeService, session: Session, mid: MatchI
     except RealtimeError:
         matches.presences(match_id, [], [me])
         raise
-    return _reply(rt, session, stream, is_new, running.label)
+    return _reply(rt, session, stream, is_new, answer.label)
 
 
 def match_leave(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:

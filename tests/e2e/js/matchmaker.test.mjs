@@ -49,7 +49,7 @@ test("two players matched for tic-tac-toe play the match the server started", as
   assert.ok(Date.now() - started < 3000, `matched after ${Date.now() - started} ms`);
 
   // Both get the match id the matched function returned, their own ticket, and the pair.
-  assert.match(mx.match_id, /^[0-9a-f-]{36}\.kizuna$/);
+  assert.match(mx.match_id, /^[0-9a-f-]{36}\.(kizuna(-\d+)?|node\d+)$/);
   assert.equal(mx.token, undefined);
   assert.equal(mo.match_id, mx.match_id);
   assert.equal(mx.ticket, tx.ticket);
