@@ -123,6 +123,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         except KizunaError as exc:
             await pool.close()
             raise StartupError(exc.message) from None
+        if realtime_cluster := services.realtime.cluster_tracker:
+            await realtime_cluster.synced(cfg.cluster.node_timeout_ms / 1000)
     sessions, realtime, runtime = services.sessions, services.realtime, services.runtime
     lifecycle = services.lifecycle
     runner: web.AppRunner | None = None

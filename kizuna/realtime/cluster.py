@@ -141,6 +141,25 @@ class ClusterTracker(LocalTracker):
             self._flush_ops()
         await self.bus.flush()
 
+    async def synced(self, timeout: float) -> bool:
+        """Wait until this node holds the presences of every live peer (their answers to its
+        hello), at most `timeout` seconds: a node starting to serve before would not deliver
+        to players on the others. Peers answer a hello at once; a short settle time lets the
+        answers of every live peer arrive before the check. Whether it synced in time."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        settle = min(self.bus.heartbeat, 0.5)
+        while True:
+            elapsed = loop.time() - start
+            if elapsed >= settle and all(p in self._peer_seq for p in self.bus.peers):
+                return True
+            if elapsed >= timeout:
+                missing = sorted(p for p in self.bus.peers if p not in self._peer_seq)
+                log.warning("Serving before the presences of some nodes arrived",
+                            extra={"peers": missing, "waited_ms": int(elapsed * 1000)})
+                return False
+            await asyncio.sleep(0.01)
+
     def _own(self) -> list[list[Any]]:
         return [_enc(p) for members in self._by_stream.values() for p in members.values()
                 if p.node == self.node]

@@ -97,8 +97,11 @@ async def _scenario(old: Node, new: Node, addr: list[str], mdir: Path, db_name: 
     assert r.returncode == 1, r.stdout + r.stderr
     assert "9000_contract_demo is a contract migration" in r.stderr and "oldnode" in r.stderr
 
-    # 3. A node of this release starts on the live schema and joins the rotation.
-    await asyncio.to_thread(new.start, *addr, "--shutdown_grace_sec", "5", "--shutdown_drain_sec", "1")
+    # 3. A node of this release starts on the live schema and joins the rotation: as two worker
+    # processes (this release's default on a 2-core machine), which the old node's players
+    # reach through one port.
+    await asyncio.to_thread(new.start, *addr, "--shutdown_grace_sec", "5", "--shutdown_drain_sec", "1",
+                            "--socket.workers", "2")
     lb.rotation = [old.url, new.url]
     sent_before = stats.sent
     await _wait_for(lambda: stats.sent > sent_before + 40)
