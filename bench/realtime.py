@@ -154,7 +154,7 @@ async def open_client(host: str, port: int, token: str, **kw) -> Client:
 
 
 async def worker_fanout(cfg: dict) -> dict:
-    host, port = "127.0.0.1", cfg["port"]
+    host, ports = "127.0.0.1", cfg["ports"]
     tokens, room_size, rate = cfg["tokens"], cfg["room_size"], cfg["rate"]
     first_room = cfg.get("first_room", 0)
     warmup, duration, persist = cfg["warmup"], cfg["duration"], cfg["persist"]
@@ -171,10 +171,13 @@ async def worker_fanout(cfg: dict) -> dict:
                 received += 1
                 latencies.append(clock() - int(m.group(1)))
 
+    # With several nodes (--cluster), member j of every room connects to node j % N: every
+    # delivery but one in N crosses nodes.
     clients = []
     for i in range(0, len(tokens), 100):
-        clients += await asyncio.gather(*(open_client(host, port, t, on_text=on_text)
-                                          for t in tokens[i:i + 100]))
+        clients += await asyncio.gather(*(
+            open_client(host, ports[(i + j) % room_size % len(ports)], t, on_text=on_text)
+            for j, t in enumerate(tokens[i:i + 100])))
     rooms = []
     for i, c in enumerate(clients):
         room = f"bench-room-{first_room + i // room_size}"
@@ -294,8 +297,22 @@ def read_event(proc: subprocess.Popen, name: str, timeout: float) -> dict:
     raise RuntimeError(f"no {name} from the load generator in {timeout}s")
 
 
-def fanout(srv, args) -> None:
+def fanout(srv, args, ports: list[int] | None = None, pids=None) -> None:
+    """Chat fan-out against `srv` (and, in a cluster, the other nodes' `ports`); CPU and RSS
+    are summed over `pids()` (every process of every node)."""
     from common import cpu_seconds, rss_kib
+
+    ports = ports or [srv.port]
+    pids = pids or srv.pids
+
+    def cpu() -> float:
+        total = 0.0
+        for pid in pids():
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                pass
+        return total
 
     tokens = [srv.token(f"bench-rt-{i:05d}-{uuid.uuid4().hex[:8]}")[0] for i in range(args.clients)]
     # Split the clients between the generator processes along room boundaries.
@@ -306,14 +323,14 @@ def fanout(srv, args) -> None:
         chunk = tokens[w * per * args.room_size:(w + 1) * per * args.room_size]
         if chunk:
             procs.append(spawn_worker("fanout", {
-                "port": srv.port, "tokens": chunk, "room_size": args.room_size, "rate": args.rate,
+                "ports": ports, "tokens": chunk, "room_size": args.room_size, "rate": args.rate,
                 "warmup": args.warmup, "duration": args.duration, "persist": args.persist,
                 "first_room": w * per}))
     for proc in procs:
         read_event(proc, "measuring", 120)
-    cpu0, t0 = cpu_seconds(srv.proc.pid), time.monotonic()
+    cpu0, t0 = cpu(), time.monotonic()
     time.sleep(args.duration)
-    server_cpu = 100 * (cpu_seconds(srv.proc.pid) - cpu0) / (time.monotonic() - t0)
+    server_cpu = 100 * (cpu() - cpu0) / (time.monotonic() - t0)
     results = [read_event(proc, "result", 120) for proc in procs]
     for proc in procs:
         proc.wait(30)
@@ -326,15 +343,22 @@ def fanout(srv, args) -> None:
          "deliveries_per_s": sum(x["deliveries_per_s"] for x in results),
          "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": lat[-1] / 1e3 if lat else 0,
          "client_cpu_pct": sum(x["client_cpu_pct"] for x in results)}
-    cur, _ = rss_kib(srv.proc.pid)
+    cur = 0
+    for pid in pids():
+        try:
+            cur += rss_kib(pid)[0]
+        except OSError:
+            pass
     last = r["clients"] % args.room_size
     rooms = f"{r['rooms']} rooms of {args.room_size}" + (f" (the last of {last})" if last else "")
-    print(f"chat fan-out: {r['clients']} clients in {rooms}, "
+    where = (f"{len(ports)} nodes, each room spread over them" if len(ports) > 1 else
+             f"one node, {args.server_workers} worker process(es)")
+    print(f"chat fan-out ({where}): {r['clients']} clients in {rooms}, "
           f"{args.rate} msg/s each, ~100-byte messages, persistence "
           f"{'on' if args.persist else 'off'}, {args.duration:g} s after {args.warmup:g} s warm-up")
     print(f"  deliveries/s   {r['deliveries_per_s']:>10.0f}   (offered {r['expected_per_s']:.0f})")
     print(f"  latency ms     p50 {r['p50_ms']:.2f}  p99 {r['p99_ms']:.2f}  max {r['max_ms']:.1f}")
-    print(f"  server CPU     {server_cpu:>9.0f}%  of one core "
+    print(f"  server CPU     {server_cpu:>9.0f}%  of one core, all processes "
           f"(load generator {r['client_cpu_pct']:.0f}% in "
           f"{len(procs)} process{'es' if len(procs) > 1 else ''})")
     print(f"  server RSS     {cur / 1024:>9.0f} MiB")
@@ -403,6 +427,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="load generator processes")
     ap.add_argument("--idle", type=int, default=20000,
                     help="idle sockets to open (fd limit permitting)")
+    ap.add_argument("--server-workers", type=int, default=1,
+                    help="the server's worker processes (socket.workers)")
+    ap.add_argument("--cluster", type=int, default=0, metavar="N",
+                    help="fan-out across N single-process nodes on a private NATS")
     ap.add_argument("--skip-fanout", action="store_true")
     ap.add_argument("--skip-idle", action="store_true")
     args = ap.parse_args()
@@ -415,12 +443,53 @@ def main() -> None:
 
     raise_fd_limit()
     print(f"kizuna realtime bench ({os.cpu_count()} CPUs, loopback)")
+    if args.cluster > 1:
+        cluster_fanout(args)
+        return
     if not args.skip_fanout:
-        with BenchServer(needs_wrk=False) as srv:
+        with BenchServer(needs_wrk=False, workers=args.server_workers) as srv:
             fanout(srv, args)
     if not args.skip_idle:
-        with BenchServer(needs_wrk=False) as srv:
+        with BenchServer(needs_wrk=False, workers=args.server_workers) as srv:
             idle(srv, args)
+
+
+def cluster_fanout(args) -> None:
+    """Chat fan-out over a cluster of `args.cluster` nodes (one process each) on a private NATS
+    server, on one database: every room's members spread over the nodes."""
+    from common import KIZUNA, PG, BenchServer, free_port
+
+    from kizuna.cluster import embedded_nats
+
+    nats = embedded_nats.start()
+    flags = ["--cluster.nats_url", nats.url, "--database.max_open_conns", "20"]
+    others: list[subprocess.Popen] = []
+    try:
+        with BenchServer(needs_wrk=False, extra=[*flags, "--name", "bench1"]) as srv:
+            ports = [srv.port]
+            for i in range(2, args.cluster + 1):
+                port = free_port()
+                others.append(subprocess.Popen(
+                    [KIZUNA, "server", "--database.address", f"{PG}/{srv.db}", "--name",
+                     f"bench{i}", "--socket.port", str(port), "--console.port", str(free_port()),
+                     "--socket.workers", "1", "--logger.level", "warn", *flags],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+                ports.append(port)
+            import urllib.request
+            for port in ports[1:]:
+                for _ in range(300):
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck", timeout=1)
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+            time.sleep(1)  # every node has heard every other's presences
+            fanout(srv, args, ports, pids=lambda: [srv.proc.pid, *(p.pid for p in others)])
+    finally:
+        for p in others:
+            p.terminate()
+            p.wait(30)
+        nats.stop()
 
 
 if __name__ == "__main__":

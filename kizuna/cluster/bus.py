@@ -55,6 +55,13 @@ NodeCallback = Callable[[str], None]
 # (1 MiB by default); senders of big things (snapshots) split them below this.
 MAX_CHUNK = 512 * 1024
 
+# The bus's wire protocol. Compatibility rule between releases (nodes of two releases run side by
+# side in a rolling upgrade): a release may add message kinds and header fields, never change
+# what an existing kind or field means (that is a new kind); a node ignores kinds it does not
+# know, and answers requests it does not serve with UNIMPLEMENTED. A release that must break
+# this raises PROTOCOL, and nodes refuse to talk across the difference (say so in the changelog).
+PROTOCOL = 1
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -95,6 +102,7 @@ class Bus:
         self.request_timeout = c.request_timeout_ms / 1000
         self.all_subject = f"{self.prefix}.all"
         self.peers: dict[str, Peer] = {}
+        self._incompatible: set[str] = set()
         self._handlers: dict[str, list[Handler]] = {}
         self._servers: dict[str, RequestHandler] = {}
         self._on_up: list[NodeCallback] = []
@@ -178,7 +186,7 @@ class Bus:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._send_loop(), name="cluster-send"),
                        loop.create_task(self._beat_loop(), name="cluster-heartbeat")]
-        self.broadcast("hello", {})
+        self.broadcast("hello", {"v": PROTOCOL})
         log.info("Joined the cluster", extra={"node": self.node, "nats": self.urls,
                                               "subject_prefix": self.prefix})
 
@@ -312,6 +320,14 @@ class Bus:
             return
         self.received += 1
         kind = head.get("k")
+        if kind in ("hb", "hello") and head.get("v", PROTOCOL) != PROTOCOL:
+            if sender not in self._incompatible:
+                self._incompatible.add(sender)
+                log.error("A node speaks another cluster protocol: ignoring it", extra={
+                    "peer": sender, "its_protocol": head.get("v"), "ours": PROTOCOL})
+            return
+        if sender in self._incompatible:
+            return
         if kind == "bye":
             if sender in self.peers and self.peers[sender].instance == head.get("i"):
                 del self.peers[sender]
@@ -361,7 +377,7 @@ class Bus:
         while True:
             await asyncio.sleep(self.heartbeat)
             try:
-                header: Header = {}
+                header: Header = {"v": PROTOCOL}
                 for fn in self._beat_extra:
                     header.update(fn())
                 self.broadcast("hb", header)
@@ -393,7 +409,7 @@ class Bus:
         self.connected = True
         log.info("NATS connection back: re-synchronising", extra={"nats": self.urls})
         self._wake.set()
-        self.broadcast("hello", {})
+        self.broadcast("hello", {"v": PROTOCOL})
         self._fire(self._on_reconnect)
 
     async def _closed(self) -> None:
