@@ -193,6 +193,10 @@ class Party:
     def has_request(self, session_id: str) -> bool:
         return session_id in self._requests
 
+    def presence_of(self, session_id: str) -> PartyPresence | None:
+        """The member, or else the requester, of that session."""
+        return self._members.get(session_id) or self._requests.get(session_id)
+
     def is_leader(self, session_id: str) -> bool:
         return self.leader.session_id == session_id
 

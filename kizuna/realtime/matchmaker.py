@@ -24,6 +24,19 @@ driver nor the event loop: the match id it returns reaches the members as `match
 (no function, no id, an error: logged) they get a `token` for a new relayed match
 (kizuna/core/matchmaker/tokens.py), which `match_join {token}` opens. Every member gets its own
 push, with its ticket and its own entry as `self`, through the Router.
+
+In a cluster (`rt.bus`), one matcher at a time: every node keeps a replica of every ticket, and
+only the leader (`bus.leader()`, the live node with the lowest name) runs passes. A ticket
+belongs to the node that added it (its `owner`: the node of the session, or of the party), which
+checks `matchmaker.max_tickets` and broadcasts its adds and removes ("mm.op"); a node that comes
+up, reconnects or says hello gets a snapshot of each node's own tickets ("mm.snap"); a dead
+node's tickets are dropped by every node. The leader delivers the groups it forms (its
+`register_matchmaker_matched`, or a token: every node shares `session.encryption_key`) through
+the Router to the members' nodes, and broadcasts their removal ("mm.m"). When the leader dies,
+the next one already holds every ticket: they all search on its first pass. A node leads only
+once it has been on the bus for two heartbeats (it knows its peers and has their tickets).
+`stats()` is the cluster's (every node holds every ticket and hears of every group); the pass
+durations and `matched_groups` are this node's (only the leader forms groups).
 """
 
 from __future__ import annotations
@@ -39,11 +52,15 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from kizuna.core.matchmaker import Matched, Matchmaker, MatchmakerPresence, Ticket, tokens
+from kizuna.errors import KizunaError
 from kizuna.realtime import envelope
 from kizuna.wire.types import MatchmakerStats
 
 if TYPE_CHECKING:
+    from kizuna.cluster.bus import Header
     from kizuna.realtime.service import RealtimeService
 
 log = logging.getLogger("kizuna.realtime.matchmaker")
@@ -54,6 +71,8 @@ SLOW_PASS = 0.1  # a pass longer than this is logged (at most every SLOW_LOG_EVE
 SLOW_LOG_EVERY = 10.0
 RECENT_PASSES = 256  # pass durations kept for the node's metrics
 COMPLETIONS_KEPT = 100  # recent completions kept for GET /v2/matchmaker/stats
+SNAPSHOT_CHUNK = 1000  # tickets per snapshot message (well under NATS's payload limit)
+FOLLOWER_RECHECK = 1.0  # seconds between a follower's looks at who leads
 
 
 def _number(value: float) -> float | int | str:
@@ -89,6 +108,16 @@ def entries(group: Matched) -> list[dict[str, Any]]:
             for t, p in group.entries()]
 
 
+def _encode(t: Ticket, created: float) -> dict[str, Any]:
+    """A ticket as the bus carries it (`created`: unix seconds; numbers as text, so that the
+    infinities survive JSON)."""
+    return {"id": t.id, "o": t.owner, "ps": [[p.user_id, p.session_id, p.username, p.node]
+                                             for p in t.presences],
+            "s": t.session_id, "p": t.party_id, "q": t.query.text, "mn": t.min_count,
+            "mx": t.max_count, "cm": t.count_multiple, "sp": t.string_properties,
+            "np": {k: repr(v) for k, v in t.numeric_properties.items()}, "c": created}
+
+
 class MatchmakerService:
     """The node's matchmaker (module docstring). Every method runs on the event loop."""
 
@@ -108,11 +137,24 @@ class MatchmakerService:
         self.matched_groups = 0
         # (created, completed) unix seconds of the tickets recently matched.
         self.completions: deque[tuple[float, float]] = deque(maxlen=COMPLETIONS_KEPT)
+        # The cluster (module docstring): None on a single node.
+        self.bus = rt.bus
+        self._since = math.inf  # when this node joined the bus (it leads two heartbeats later)
+        self._snap_parts: dict[str, list[dict[str, Any]]] = {}
+        if self.bus is not None:
+            bus = self.bus
+            bus.on("mm.op", self._on_op)
+            bus.on("mm.m", self._on_matched)
+            bus.on("mm.snap", self._on_snapshot)
+            bus.on("hello", self._on_hello)
+            bus.on_down(self._on_node_down)
+            bus.on_reconnect(self._on_reconnect)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._task is None:
+            self._since = time.monotonic()
             self._wake = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._drive(),
                                                                 name="matchmaker")
@@ -140,26 +182,124 @@ class MatchmakerService:
                             query=query, min_count=min_count, max_count=max_count,
                             count_multiple=1 if count_multiple is None else count_multiple,
                             string_properties=string_properties,
-                            numeric_properties=numeric_properties)
+                            numeric_properties=numeric_properties, owner=self.node)
+        if self.bus is not None:
+            self.bus.broadcast("mm.op", {"add": [_encode(t, self.wall_time(t))]})
         if self._wake is not None:
             self._wake.set()
         return t
 
+    def _removed(self, gone: list[Ticket]) -> list[Ticket]:
+        """Tell the other nodes that these tickets no longer wait."""
+        if gone and self.bus is not None:
+            self.bus.broadcast("mm.op", {"rm": [t.id for t in gone]})
+        return gone
+
     def remove_session(self, session_id: str, ticket_id: str) -> Ticket:
         """A session's own ticket (matchmaker_remove); NOT_FOUND "Matchmaker ticket not found"."""
-        return self.engine.remove_session(session_id, ticket_id)
+        return self._removed([self.engine.remove_session(session_id, ticket_id)])[0]
 
     def remove_party(self, party_id: str, ticket_id: str) -> Ticket:
         """One of a party's tickets (party_matchmaker_remove); NOT_FOUND as above."""
-        return self.engine.remove_party(party_id, ticket_id)
+        return self._removed([self.engine.remove_party(party_id, ticket_id)])[0]
 
     def remove_session_all(self, session_id: str) -> list[Ticket]:
         """Every ticket a session is in, its parties' included (the socket closed)."""
-        return self.engine.remove_session_all(session_id)
+        return self._removed(self.engine.remove_session_all(session_id))
 
     def remove_party_all(self, party_id: str) -> list[Ticket]:
         """Every ticket of a party (it closed, or its members changed)."""
-        return self.engine.remove_party_all(party_id)
+        return self._removed(self.engine.remove_party_all(party_id))
+
+    # -- the cluster's replicas ----------------------------------------------------------------------
+
+    def leading(self) -> bool:
+        """Whether this node runs the passes: always on a single node; in a cluster, the leader,
+        once it has been on the bus for two heartbeats."""
+        bus = self.bus
+        if bus is None:
+            return True
+        return bus.leader() == self.node and time.monotonic() - self._since >= 2 * bus.heartbeat
+
+    def _replicate(self, r: dict[str, Any]) -> None:
+        """Another node's ticket, as its owner added it."""
+        if r["id"] in self.engine:
+            return
+        presences = [MatchmakerPresence(*p) for p in r["ps"]]
+        created = time.monotonic() - max(0.0, time.time() - r["c"])
+        try:
+            self.engine.add(presences, session_id=r["s"], party_id=r["p"], query=r["q"],
+                            min_count=r["mn"], max_count=r["mx"], count_multiple=r["cm"],
+                            string_properties=r["sp"],
+                            numeric_properties={k: float(v) for k, v in r["np"].items()},
+                            now=created, ticket_id=r["id"], owner=r["o"], limits=False)
+        except KizunaError as exc:  # another release's rules: the ticket waits there only
+            log.warning("Matchmaker ticket of another node refused",
+                        extra={"peer": r["o"], "error": exc.message})
+
+    def _on_op(self, sender: str, head: Header, body: bytes) -> None:
+        for r in head.get("add", ()):
+            self._replicate(r)
+        if head.get("rm"):
+            self.engine.remove(head["rm"])
+        if head.get("add") and self._wake is not None:
+            self._wake.set()
+
+    def _on_matched(self, sender: str, head: Header, body: bytes) -> None:
+        """The leader formed groups of these tickets: they no longer wait (their completions are
+        the cluster's)."""
+        completed, mono = head["t"], time.monotonic()
+        for t in self.engine.remove(head["ids"]):
+            self.completions.append((completed - (mono - t.created), completed))
+
+    def _own(self) -> list[dict[str, Any]]:
+        node = self.node
+        return [_encode(t, self.wall_time(t)) for t in self.engine.tickets() if t.owner == node]
+
+    def _send_snapshot(self, to: str) -> None:
+        """This node's own tickets, to one node (or "*": every node)."""
+        assert self.bus is not None
+        own = self._own()
+        parts = [own[i:i + SNAPSHOT_CHUNK] for i in range(0, len(own), SNAPSHOT_CHUNK)] or [[]]
+        for n, part in enumerate(parts):
+            self.bus.broadcast("mm.snap", {"to": to, "n": n, "last": n == len(parts) - 1},
+                               orjson.dumps(part))
+
+    def _on_hello(self, sender: str, head: Header, body: bytes) -> None:
+        self._send_snapshot(sender)  # a node that starts, or came back to NATS
+
+    def _on_reconnect(self) -> None:
+        self._send_snapshot("*")  # the others may have missed our changes
+
+    def _on_snapshot(self, sender: str, head: Header, body: bytes) -> None:
+        if head.get("to") not in (self.node, "*"):
+            return
+        if head["n"] == 0:
+            self._snap_parts[sender] = []
+        parts = self._snap_parts.get(sender)
+        if parts is None:  # a later part of a snapshot whose start we missed
+            return
+        parts.extend(orjson.loads(body))
+        if not head["last"]:
+            return
+        del self._snap_parts[sender]
+        fresh = {r["id"]: r for r in parts}
+        self.engine.remove([t.id for t in self.engine.tickets()
+                            if t.owner == sender and t.id not in fresh])
+        for r in sorted(fresh.values(), key=lambda r: r["c"]):
+            self._replicate(r)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _on_node_down(self, node: str) -> None:
+        """A node died (or left): its tickets go; a new leader may have to take over."""
+        self._snap_parts.pop(node, None)
+        gone = self.engine.remove([t.id for t in self.engine.tickets() if t.owner == node])
+        if gone:
+            log.info("Matchmaker tickets of a departed node dropped",
+                     extra={"peer": node, "tickets": len(gone)})
+        if self._wake is not None:
+            self._wake.set()
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -180,8 +320,9 @@ class MatchmakerService:
         return None
 
     def stats(self) -> MatchmakerStats:
-        """GET /v2/matchmaker/stats: the tickets waiting on this node, the oldest one's creation,
-        and the recent completions (the last COMPLETIONS_KEPT tickets matched)."""
+        """GET /v2/matchmaker/stats: the tickets waiting (on every node of a cluster), the oldest
+        one's creation, and the recent completions (the last COMPLETIONS_KEPT tickets
+        matched)."""
         oldest = self.oldest_ticket_created()
         stamp = partial(datetime.fromtimestamp, tz=UTC)
         return MatchmakerStats(
@@ -209,6 +350,11 @@ class MatchmakerService:
         while True:
             wake.clear()
             now = clock()
+            if not self.leading():  # a follower: it holds the tickets, the leader matches
+                engine.settle(now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), FOLLOWER_RECHECK)
+                continue
             if engine.pending(now):
                 gap = self._last_pass + MIN_GAP - now
                 if gap > 0:
@@ -237,6 +383,9 @@ class MatchmakerService:
             self._slow_logged = self._last_pass
             log.warning("Slow matchmaker pass", extra={
                 "ms": round(took * 1000, 1), "tickets": len(self.engine), "groups": len(groups)})
+        if groups and self.bus is not None:
+            self.bus.broadcast("mm.m", {"t": time.time(),
+                                        "ids": [t.id for g in groups for t in g.tickets]})
         if groups:
             try:
                 self._deliver(groups)

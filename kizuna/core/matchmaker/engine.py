@@ -168,17 +168,34 @@ class Matchmaker:
             heapq.heappop(heap)
         return None
 
+    def settle(self, now: float | None = None) -> None:
+        """For an engine that holds tickets but does not match (a cluster's follower): the
+        deadlines that passed are let go, their tickets searching on the first pass instead, so
+        that the deadlines do not pile up."""
+        now = self._clock() if now is None else now
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            _, seq, ticket_id = heapq.heappop(heap)
+            t = self._tickets.get(ticket_id)
+            if t is not None and t.seq == seq:
+                self._fresh[ticket_id] = t
+
     # -- adding and removing ------------------------------------------------------------------
 
     def add(self, presences: Iterable[MatchmakerPresence], *, session_id: str = "",
             party_id: str = "", query: str = "*", min_count: int, max_count: int,
             count_multiple: int = 1, string_properties: dict[str, str] | None = None,
             numeric_properties: dict[str, float] | None = None,
-            now: float | None = None) -> Ticket:
+            now: float | None = None, ticket_id: str | None = None, owner: str = "",
+            limits: bool = True) -> Ticket:
         """A new ticket for one session's user (`session_id`) or a whole party (`party_id`,
         presences = its members). INVALID_ARGUMENT for bad counts (Nakama's words), a bad query
         or a session twice; RESOURCE_EXHAUSTED when a session or the party already holds
-        `max_tickets` tickets."""
+        `max_tickets` tickets.
+
+        A cluster's replica of another node's ticket gives its `ticket_id` (an id already
+        waiting is INVALID_ARGUMENT), its `owner` node, when it was added (`now`) and
+        `limits=False`: the owner checked `max_tickets`."""
         members = tuple(presences)
         problem = count_error(min_count, max_count, count_multiple)
         if problem is not None:
@@ -189,11 +206,14 @@ class Matchmaker:
         if len(sessions) != len(members):
             raise KizunaError(Code.INVALID_ARGUMENT, DUPLICATE_SESSION)
         compiled = compile_query(query or "*")
-        for sid in sessions:
-            if len(self._session_tickets.get(sid, ())) >= self.max_tickets:
+        if limits:
+            for sid in sessions:
+                if len(self._session_tickets.get(sid, ())) >= self.max_tickets:
+                    raise KizunaError(Code.RESOURCE_EXHAUSTED, TOO_MANY_TICKETS)
+            if party_id and len(self._party_tickets.get(party_id, ())) >= self.max_tickets:
                 raise KizunaError(Code.RESOURCE_EXHAUSTED, TOO_MANY_TICKETS)
-        if party_id and len(self._party_tickets.get(party_id, ())) >= self.max_tickets:
-            raise KizunaError(Code.RESOURCE_EXHAUSTED, TOO_MANY_TICKETS)
+        if ticket_id is not None and ticket_id in self._tickets:
+            raise KizunaError(Code.INVALID_ARGUMENT, "Matchmaker ticket id already waiting")
 
         strings = dict(string_properties or {})
         numbers = {k: float(v) for k, v in (numeric_properties or {}).items()}
@@ -202,9 +222,13 @@ class Matchmaker:
                 raise KizunaError(Code.INVALID_ARGUMENT,
                                   f"Matchmaker numeric property {name!r} is not a number")
         t = Ticket()
-        t.id = self._new_id()
-        while t.id in self._tickets:
+        if ticket_id is not None:
+            t.id = ticket_id
+        else:
             t.id = self._new_id()
+            while t.id in self._tickets:
+                t.id = self._new_id()
+        t.owner = owner
         t.presences = members
         t.session_id = "" if party_id else session_id
         t.party_id = party_id

@@ -27,7 +27,7 @@ class Ticket:
 
     __slots__ = (
         "count", "count_multiple", "created", "evaluate", "forward_keys", "id", "last_at",
-        "lookups", "max_count", "min_count", "numbers", "numeric_properties", "party_id",
+        "lookups", "max_count", "min_count", "numbers", "numeric_properties", "owner", "party_id",
         "presences", "query", "route", "route_keys", "seq", "session_id", "shapes",
         "string_properties", "strings", "taken", "users", "values", "wants",
     )
@@ -43,6 +43,7 @@ class Ticket:
     string_properties: dict[str, str]
     numeric_properties: dict[str, float]
     created: float  # seconds on the engine's clock
+    owner: str  # the node that added it (a cluster's replicas: "" on a single node)
     # -- the engine's
     evaluate: Evaluator  # query.evaluate
     seq: int  # creation order: the order of fairness and of every tie

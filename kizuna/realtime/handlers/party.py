@@ -4,8 +4,10 @@ party_matchmaker_remove, party_data_send and party_update.
 
 The handlers read the messages and call the node's `PartyService` (`rt.parties`,
 kizuna/realtime/parties.py), which holds the parties (the rules: kizuna/core/parties.py) and sends
-the pushes. Errors are Nakama's: BAD_INPUT, with its wording: the check of the message itself
-("Invalid party ID", "Invalid presence", ...), or the operation and the party's reason
+the pushes; in a cluster, a call for a party of another node is answered by that node (the
+handlers await it), with the same errors. Errors are Nakama's: BAD_INPUT, with its wording: the
+check of the message itself ("Invalid party ID", "Invalid presence", ...), or the operation and
+the party's reason
 ("Error joining party: party full"). Every message but party_create and party_join_request_list
 (and party_matchmaker_add, answered with its ticket) has an empty reply, party_data_send
 included, as Nakama.
@@ -14,7 +16,7 @@ included, as Nakama.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kizuna.core import parties as rules
@@ -38,10 +40,11 @@ def _bad(message: str) -> RealtimeError:
     return RealtimeError(ErrorCode.BAD_INPUT, message)
 
 
-def _run(prefix: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call the party service; a party's refusal becomes Nakama's "<prefix>: <reason>"."""
+async def _run(prefix: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Call the party service (the party's node answers); a party's refusal becomes Nakama's
+    "<prefix>: <reason>"."""
     try:
-        return fn(*args, **kwargs)
+        return await fn(*args, **kwargs)
     except PartyError as exc:
         raise _bad(f"{prefix}: {exc.message}") from None
 
@@ -87,60 +90,61 @@ def party_create(rt: RealtimeService, session: Session, body: dict[str, Any]) ->
     return "party", party_body(party, me)
 
 
-def party_join(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_join(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     _, party_id = _party_id(body)
-    _run("Error joining party", rt.parties.join, _me(rt, session), party_id)
+    await _run("Error joining party", rt.parties.join_any, _me(rt, session), party_id)
     return None
 
 
-def party_leave(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_leave(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     _, party_id = _party_id(body)
-    rt.parties.leave(_me(rt, session), party_id)
+    await rt.parties.leave_any(_me(rt, session), party_id)
     return None
 
 
-def party_promote(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_promote(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     target = _presence(body)
     _, party_id = _party_id(body)
-    _run("Error promoting new party leader", rt.parties.promote, _me(rt, session), party_id,
-         target)
+    await _run("Error promoting new party leader", rt.parties.promote_any, _me(rt, session),
+               party_id, target)
     return None
 
 
-def party_accept(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_accept(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     target = _presence(body)
     _, party_id = _party_id(body)
-    _run("Error accepting party join request", rt.parties.accept, _me(rt, session), party_id,
-         target)
+    await _run("Error accepting party join request", rt.parties.accept_any, _me(rt, session),
+               party_id, target)
     return None
 
 
-def party_remove(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_remove(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     target = _presence(body)
     _, party_id = _party_id(body)
-    _run("Error removing party member or join request", rt.parties.remove, _me(rt, session),
-         party_id, target)
+    await _run("Error removing party member or join request", rt.parties.remove_any,
+               _me(rt, session), party_id, target)
     return None
 
 
-def party_close(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_close(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     _, party_id = _party_id(body)
-    _run("Error closing party", rt.parties.close, _me(rt, session), party_id)
+    await _run("Error closing party", rt.parties.close_any, _me(rt, session), party_id)
     return None
 
 
-def party_join_request_list(rt: RealtimeService, session: Session,
-                            body: dict[str, Any]) -> Reply:
+async def party_join_request_list(rt: RealtimeService, session: Session,
+                                  body: dict[str, Any]) -> Reply:
     given, party_id = _party_id(body)
-    requests = _run("Error listing party join requests", rt.parties.join_requests,
-                    _me(rt, session), party_id)
+    requests = await _run("Error listing party join requests", rt.parties.join_requests_any,
+                          _me(rt, session), party_id)
     out: dict[str, Any] = {"party_id": given}
     if requests:
         out["presences"] = [r.wire() for r in requests]
     return "party_join_request", out
 
 
-def party_matchmaker_add(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_matchmaker_add(rt: RealtimeService, session: Session,
+                               body: dict[str, Any]) -> Reply:
     request = read_add(body)
     multiple = request["count_multiple"]
     multiple = request["count_multiple"] = 1 if multiple is None else multiple
@@ -149,39 +153,41 @@ def party_matchmaker_add(rt: RealtimeService, session: Session, body: dict[str, 
     if problem is not None:
         raise _bad(problem)
     given, party_id = _party_id(body)
-    ticket = _run("Error adding party to matchmaker", rt.parties.matchmaker_add,
-                  _me(rt, session), party_id, **request)
+    ticket = await _run("Error adding party to matchmaker", rt.parties.matchmaker_add_any,
+                        _me(rt, session), party_id, **request)
     return "party_matchmaker_ticket", {"party_id": given, "ticket": ticket}
 
 
-def party_matchmaker_remove(rt: RealtimeService, session: Session,
-                            body: dict[str, Any]) -> Reply:
+async def party_matchmaker_remove(rt: RealtimeService, session: Session,
+                                  body: dict[str, Any]) -> Reply:
     ticket = fields.text(body, "ticket")
     if not ticket:
         raise _bad(rules.INVALID_TICKET)
     _, party_id = _party_id(body)
     # "Error closing party" is the prefix Nakama sends for this message too.
-    _run("Error closing party", rt.parties.matchmaker_remove, _me(rt, session), party_id, ticket)
+    await _run("Error closing party", rt.parties.matchmaker_remove_any, _me(rt, session),
+               party_id, ticket)
     return None
 
 
-def party_data_send(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_data_send(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     _, party_id = _party_id(body)
     op_code = fields.integer(body, "op_code")
     try:
         data = base64_data(fields.field(body, "data"))
     except (binascii.Error, ValueError):
         raise _bad("Invalid party data") from None
-    _run("Error sending party data", rt.parties.data, _me(rt, session), party_id, op_code, data)
+    await _run("Error sending party data", rt.parties.data_any, _me(rt, session), party_id,
+               op_code, data)
     return None
 
 
-def party_update(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def party_update(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     _, party_id = _party_id(body)
     label = _label(body)
     open_, hidden = fields.boolean(body, "open"), fields.boolean(body, "hidden")
-    _run("Error updating party", rt.parties.update, _me(rt, session), party_id, label=label,
-         open=open_, hidden=hidden)
+    await _run("Error updating party", rt.parties.update_any, _me(rt, session), party_id,
+               label=label, open=open_, hidden=hidden)
     return None
 
 
