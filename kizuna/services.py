@@ -140,7 +140,8 @@ def watch(metrics: NodeMetrics, services: Services) -> None:
         metrics.gauge("db_pool_waiting", "Tasks waiting for a pool connection (all in use).",
                       lambda: pool_waiting(pool))
     matchmaker = realtime.matchmaker
-    metrics.gauge("matchmaker_tickets", "Matchmaker tickets waiting on this node.",
+    metrics.gauge("matchmaker_tickets", "Matchmaker tickets waiting (in a cluster, the whole "
+                  "cluster's, as every node holds every ticket: do not sum over nodes).",
                   lambda: len(matchmaker))
     metrics.gauge("matchmaker_groups", "Groups the matchmaker formed since the node started.",
                   lambda: matchmaker.matched_groups)

@@ -271,8 +271,8 @@ def _match_json(stream: streams.Stream, members: list[Presence], node: str,
 
 def _matches(request: web.Request, limit: int,
              cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """This node's matches, by id (keyset on the id): its running authoritative matches and the
-    relayed matches with members here."""
+    """The matches this node knows, by id (keyset on the id): the running authoritative matches
+    (in a cluster, every node's) and the relayed matches with members (on any node)."""
     services = console_of(request).services
     tracker = services.realtime.tracker
     after = _after(cursor)
@@ -282,7 +282,7 @@ def _matches(request: web.Request, limit: int,
                    key=lambda s: s.subject)
     page = found[:limit]
     more = len(found) > limit
-    out = [_match_json(s, tracker.list(s), tracker.node,
+    out = [_match_json(s, tracker.list(s), s.label or "",
                        running.get(s.subject) if s.mode == streams.MATCH_AUTHORITATIVE else None)
            for s in page]
     return out, encode_cursor([page[-1].subject]) if more and page else None
@@ -301,12 +301,11 @@ async def api_match(request: web.Request) -> web.StreamResponse:
         running = console_of(request).services.domain.matches.get(match_id)
         if running is None:
             raise KizunaError(Code.NOT_FOUND, MATCH_NOT_FOUND)
-        return json_ok(_match_json(running.stream, tracker.list(running.stream), tracker.node,
-                                   running))
+        return json_ok(_match_json(running.stream, tracker.list(running.stream), node, running))
     stream = streams.Stream(streams.MATCH_RELAYED, head)
     if not dot or not tracker.exists(stream):
         raise KizunaError(Code.NOT_FOUND, MATCH_NOT_FOUND)
-    return json_ok(_match_json(stream, tracker.list(stream), tracker.node))
+    return json_ok(_match_json(stream, tracker.list(stream), ""))
 
 
 async def matches_page(request: web.Request) -> web.StreamResponse:
