@@ -419,7 +419,10 @@ class ClusterRouter(LocalRouter):
     def close_user(self, user_id: str, code: int, reason: str, *, notice: bytes | None = None,
                    exclude: str | None = None) -> int:
         closed = super().close_user(user_id, code, reason, notice=notice, exclude=exclude)
-        if any(p.node != self.node for p in self.tracker.presences(notifications_stream(user_id))):
+        # To every node, not only those the replica shows sockets on: a socket opened on
+        # another node a moment ago may not have reached the replica yet (a single-socket kick
+        # is exactly that case).
+        if self.bus.peers:
             self.bus.broadcast("cu", {"u": user_id, "c": code, "r": reason, "x": exclude,
                                       "n": notice is not None}, notice or b"")
         return closed
