@@ -44,15 +44,26 @@ class AiohttpConnection:
     Unfragmented, uncompressed text frames from a server carry no mask, so the fast path frames the
     bytes itself and writes them straight to the transport; the slow path (the session's writer
     task, only while the peer is behind) uses aiohttp's `send_frame`, which waits on flow control.
+
+    Until `opened()` (the handshake's 101 answer is out) nothing is written: what the session
+    sends meanwhile waits in its queue, in order.
     """
 
-    __slots__ = ("transport", "ws")
+    __slots__ = ("_opened", "is_open", "transport", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self.ws = ws
         self.transport = transport
+        self.is_open = False
+        self._opened = asyncio.Event()
+
+    def opened(self) -> None:
+        self.is_open = True
+        self._opened.set()
 
     def try_write(self, data: bytes) -> bool:
+        if not self.is_open:
+            return False
         t = self.transport
         if self.ws.closed or t.is_closing():
             return True  # the session is ending: nothing more goes out
@@ -69,21 +80,26 @@ class AiohttpConnection:
         return True
 
     async def write(self, data: bytes) -> None:
+        if not self.is_open:
+            await self._opened.wait()
         await self.ws.send_frame(data, WSMsgType.TEXT)
 
     def ping(self) -> None:
         t = self.transport
-        if not self.ws.closed and not t.is_closing():
+        if self.is_open and not self.ws.closed and not t.is_closing():
             t.write(_PING)
 
     async def close(self, code: int, reason: str) -> None:
+        if not self.is_open:  # closed before the handshake's answer: no frames, just go
+            self.transport.close()
+            return
         await self.ws.close(code=code, message=reason.encode()[:123], drain=False)
 
     def abort(self, code: int | None = None, reason: str = "") -> None:
         t = self.transport
         if t.is_closing():
             return
-        if code is not None and not self.ws.closed:
+        if code is not None and self.is_open and not self.ws.closed:
             payload = struct.pack("!H", code) + reason.encode()[:123]
             t.write(bytes((0x88, len(payload))) + payload)
         if t.get_write_buffer_size():
@@ -131,21 +147,25 @@ async def handle(rt: RealtimeService, request: web.Request) -> web.StreamRespons
     ws = web.WebSocketResponse(autoping=False, compress=False,
                                max_msg_size=cfg.max_message_size_bytes + 1,
                                timeout=cfg.close_ack_wait_ms / 1000, writer_limit=0)
-    await ws.prepare(request)
-
     loop = asyncio.get_running_loop()
     peer = transport.get_extra_info("peername")
+    conn = AiohttpConnection(ws, transport)
     session = Session(
-        AiohttpConnection(ws, transport), session_id=rt.registry.new_id(), node=rt.node,
+        conn, session_id=rt.registry.new_id(), node=rt.node,
         user_id=auth.user_id, username=auth.username, vars=auth.vars, token_id=auth.token_id,
         expiry=auth.expires_at, lang=request.query.get("lang") or "en",
         status=bool(parse_bool(request.query.get("status", ""))),
         queue_size=cfg.outgoing_queue_size, write_wait=cfg.write_wait_ms / 1000, now=loop.time(),
         client_ip=request.remote or "",
         client_port=str(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else "")
+    # The session is connected (tracked, shown online, in a cluster published to the other
+    # nodes) before the client hears the handshake's answer: a friend asking any node right
+    # after finds it online. What is sent to it before then waits in its queue.
     rt.connect(session)
     try:
         await rt.connected()
+        await ws.prepare(request)
+        conn.opened()
         await _read(rt, session, ws, loop)
     except asyncio.CancelledError:
         session.close(1001, "server shutting down", abort=True)
