@@ -310,7 +310,14 @@ class ClusterRouter(LocalRouter):
 
     def send_to_session(self, node: str, session_id: str, data: bytes) -> bool:
         if node == self.node:
-            return super().send_to_session(node, session_id, data)
+            if super().send_to_session(node, session_id, data):
+                return True
+            # Not here: server code that names a session without its node gets this node;
+            # the session may be on another one.
+            found = self._node_of(session_id)
+            if found is None or found == self.node:
+                return False
+            node = found
         if not self.bus.is_live(node):
             return False
         self.bus.send(node, "d", {"s": [session_id]}, data)

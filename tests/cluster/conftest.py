@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,9 +70,9 @@ class Cluster:
                          for n in self.nodes)
 
 
-@pytest.fixture
-def cluster_factory(tmp_path: Path) -> Iterator:
-    """`cluster = cluster_factory(3, *flags)`: a cluster of that many nodes, stopped after."""
+@contextmanager
+def running_cluster(tmp_path: Path) -> Iterator:
+    """A factory of clusters (`factory(3, *flags)`), every one stopped and dropped after."""
     made: list[Cluster] = []
 
     def factory(n: int = 3, *flags: str) -> Cluster:
@@ -82,9 +83,18 @@ def cluster_factory(tmp_path: Path) -> Iterator:
             c.start_node(f"node{i + 1}")
         return c
 
-    yield factory
-    for c in made:
-        for node in c.nodes:
-            node.stop()
-        c.nats.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{c.db}" WITH (FORCE)'))
+    try:
+        yield factory
+    finally:
+        for c in made:
+            for node in c.nodes:
+                node.stop()
+            c.nats.stop()
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{c.db}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def cluster_factory(tmp_path: Path) -> Iterator:
+    """`cluster = cluster_factory(3, *flags)`: a cluster of that many nodes, stopped after."""
+    with running_cluster(tmp_path) as factory:
+        yield factory

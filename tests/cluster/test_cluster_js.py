@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Cluster
+from tests.cluster.conftest import Cluster, running_cluster
 
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 ROOT = E2E.parent.parent
@@ -36,13 +37,16 @@ def _node(suite: str, env: dict[str, str], cluster: Cluster) -> None:
                     f"\n{cluster.logs()}")
 
 
-@pytest.fixture
-def cluster(cluster_factory, tmp_path: Path) -> Cluster:
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    """One cluster for every suite of this file (each suite makes its own players)."""
+    tmp_path = tmp_path_factory.mktemp("cluster-js")
     modules = tmp_path / "modules"
     modules.mkdir()
     for f in MODULES:
         shutil.copy(f, modules / f.name)
-    return cluster_factory(3, "--runtime.path", str(modules))
+    with running_cluster(tmp_path) as factory:
+        yield factory(3, "--runtime.path", str(modules))
 
 
 def test_players_on_three_nodes(cluster: Cluster) -> None:
