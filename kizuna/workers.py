@@ -222,7 +222,17 @@ class Supervisor:
             keys.append(("cluster.nats_url", self.nats_url))
         if self.cfg.metrics.prometheus_port:
             keys.append(("metrics.prometheus_port", str(self.cfg.metrics.prometheus_port + w.index)))
+        # database.max_open_conns bounds the node's connections, as with a single process: the
+        # workers share it (each at least 2), so N workers do not open N times what PostgreSQL
+        # was sized for.
+        share = self.pool_share()
+        keys.append(("database.max_open_conns", str(share)))
+        keys.append(("database.max_idle_conns", str(min(self.cfg.database.max_idle_conns, share))))
         return keys
+
+    def pool_share(self) -> int:
+        """Each worker's database.max_open_conns: the node's, divided among the workers."""
+        return max(2, -(-self.cfg.database.max_open_conns // self.count))
 
     def command(self, w: Worker) -> list[str]:
         argv = [sys.executable, "-m", "kizuna", "server", *self.flags]
@@ -403,7 +413,8 @@ class Supervisor:
             log.info("Supervising workers", extra={
                 "node": self.cfg.name, "workers": self.count,
                 "names": [w.name for w in self.workers],
-                "port": self.cfg.socket.port, "console_port": self.cfg.console.port})
+                "port": self.cfg.socket.port, "console_port": self.cfg.console.port,
+                "db_conns_per_worker": self.pool_share()})
             if self.cfg.metrics.prometheus_port:
                 log.info("Each worker serves its own metrics: worker i on "
                          "metrics.prometheus_port + i", extra={
