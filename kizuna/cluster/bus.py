@@ -114,6 +114,7 @@ class Bus:
         self._flushed = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._nc: Any = None
+        self._subs: list[tuple[Any, list[int]]] = []  # (subscription, messages handled)
         self.connected = False
         self.stopping = False
         self.sent = 0
@@ -176,10 +177,19 @@ class Bus:
                               f"cannot reach NATS at {', '.join(self.urls)}: {exc}") from None
         self.connected = True
         token = subject_token(self.node)
-        await self._nc.subscribe(self.all_subject, cb=self._receive, pending_msgs_limit=-1,
-                                 pending_bytes_limit=-1)
-        await self._nc.subscribe(f"{self.prefix}.node.{token}", cb=self._receive,
-                                 pending_msgs_limit=-1, pending_bytes_limit=-1)
+        self._subs = []
+        for subject in (self.all_subject, f"{self.prefix}.node.{token}"):
+            handled = [0]
+
+            async def receive(msg: Any, handled: list[int] = handled) -> None:
+                try:
+                    await self._receive(msg)
+                finally:
+                    handled[0] += 1
+
+            sub = await self._nc.subscribe(subject, cb=receive, pending_msgs_limit=-1,
+                                           pending_bytes_limit=-1)
+            self._subs.append((sub, handled))
         await self._nc.subscribe(f"{self.prefix}.req.{token}", cb=self._answer,
                                  pending_msgs_limit=-1, pending_bytes_limit=-1)
         await self._nc.flush()
@@ -268,6 +278,22 @@ class Bus:
                 await asyncio.wait_for(self._flushed.wait(), max(0.001, deadline - time.monotonic()))
         with contextlib.suppress(Exception):
             await self._nc.flush(timeout=max(0.01, deadline - time.monotonic()))
+
+    async def barrier(self, timeout: float = 0.25) -> None:
+        """Return once every message NATS had for this node when called has been handled (at
+        most `timeout` seconds): a round trip to the server, which sends what it holds for this
+        connection before its answer, then until the handlers have caught up with what had
+        arrived. A handler that reads presences right after a client acted elsewhere (a chat
+        join after a friend's join on another node) waits for this first."""
+        if self._nc is None or not self.connected:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with contextlib.suppress(Exception):
+            await self._nc.flush(timeout=timeout)
+            targets = [(sub._received, handled) for sub, handled in self._subs]
+            while any(handled[0] < n for n, handled in targets) and loop.time() < deadline:
+                await asyncio.sleep(0)
 
     async def request(self, node: str, kind: str, header: Header, payload: bytes = b"",
                       timeout: float | None = None) -> tuple[Header, bytes]:

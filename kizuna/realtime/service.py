@@ -65,6 +65,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("kizuna.realtime")
 
 UNRECOGNIZED = "Unrecognized message."
+# Socket messages whose reply lists presences, or that act on another session's: in a cluster,
+# they first wait until every change other nodes made before has arrived (`Bus.barrier`).
+READS_PRESENCES = frozenset({"channel_join", "match_join", "status_follow", "party_join",
+                             "party_accept", "party_promote", "party_remove",
+                             "party_join_request_list"})
 KICKED = "server-side session disconnect"
 
 
@@ -201,6 +206,9 @@ class RealtimeService:
             hooks = self.modules.socket_hooks(kind)
             if hooks is not None:
                 message = await hooks.before(session, message)
+            if kind in READS_PRESENCES and self.bus is not None:
+                # What other nodes changed before the client sent this has arrived.
+                await self.bus.barrier()
             reply = handler.fn(self, session, message)
             if handler.is_async:
                 reply = await reply  # type: ignore[misc]
