@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
@@ -115,8 +116,9 @@ def request_fields(request: web.Request, session: Session | None) -> dict[str, A
     for name, value in request.query.items():
         query.setdefault(name, []).append(value)
     peer = request.transport.get_extra_info("peername") if request.transport else None
+    # Both dicts are new and never changed: read-only views of them, without frozen()'s copy.
     fields: dict[str, Any] = {
-        "headers": frozen(headers), "query_params": frozen(query),
+        "headers": MappingProxyType(headers), "query_params": MappingProxyType(query),
         "client_ip": request.remote or None,
         "client_port": str(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else None,
     }
