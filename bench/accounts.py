@@ -26,6 +26,10 @@ from common import HEADER, PASSES, WARMUP, BenchServer, cli_args, free_port, row
 BASELINE = os.environ.get("KZ_BENCH_BASELINE", "")
 COMPARE_EXTRA = ["--socket.workers", "1",
                  "--database.max_open_conns", os.environ.get("KZ_BENCH_COMPARE_CONNS", "30")]
+# KZ_BENCH_WORKERS=N: this tree's server runs N worker processes (the baseline stays one
+# process; N workers share the same database.max_open_conns).
+WORKERS = int(os.environ.get("KZ_BENCH_WORKERS", "1"))
+NEW_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(WORKERS)]
 
 
 def compare(servers: list, name: str, script: str, envs: list[dict], opts: dict) -> None:
@@ -58,14 +62,14 @@ def main() -> None:
     print(f"kizuna bench: wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency")
     if BASELINE:
         with BenchServer(port=free_port(), kizuna=BASELINE, extra=COMPARE_EXTRA) as old, \
-                BenchServer(extra=COMPARE_EXTRA) as srv:
+                BenchServer(extra=NEW_EXTRA, workers=WORKERS) as srv:
             envs = [{"TOKEN": s.token("bench-device-token-0001")[0]} for s in (old, srv)]
             print(HEADER)
             compare([old, srv], "authenticate/device (new account each)", "auth_device.lua",
                     [{}, {}], opts)
             compare([old, srv], "GET /v2/account (valid token)", "get_account.lua", envs, opts)
         return
-    with BenchServer() as srv:
+    with BenchServer(extra=["--socket.workers", str(WORKERS)], workers=WORKERS) as srv:
         token, _ = srv.token("bench-device-token-0001")
         print(HEADER)
         print(row("authenticate/device (new account each)",

@@ -31,6 +31,10 @@ from common import HEADER, PASSES, WARMUP, BenchServer, cli_args, free_port, row
 BASELINE = os.environ.get("KZ_BENCH_BASELINE", "")
 COMPARE_EXTRA = ["--socket.workers", "1",
                  "--database.max_open_conns", os.environ.get("KZ_BENCH_COMPARE_CONNS", "30")]
+# KZ_BENCH_WORKERS=N: this tree's server runs N worker processes (the baseline stays one
+# process; N workers share the same database.max_open_conns).
+WORKERS = int(os.environ.get("KZ_BENCH_WORKERS", "1"))
+NEW_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(WORKERS)]
 
 
 def compare(servers: list, name: str, script: str, envs: list[dict], opts: dict) -> None:
@@ -84,14 +88,14 @@ def main() -> None:
                  ("rpc echo, async def, HTTP key", {"HTTP_KEY": key, "RPC_ID": "echo"}))
     if BASELINE:
         with BenchServer(port=free_port(), kizuna=BASELINE, extra=extra + COMPARE_EXTRA) as old, \
-                BenchServer(extra=extra + COMPARE_EXTRA) as srv:
+                BenchServer(extra=extra + NEW_EXTRA, workers=WORKERS) as srv:
             tokens = [s.token("bench-device-rpc-0001")[0] for s in (old, srv)]
             print(HEADER)
             for name, env in scenarios:
                 envs = [env if "HTTP_KEY" in env else {**env, "TOKEN": t} for t in tokens]
                 compare([old, srv], name, "rpc_echo.lua", envs, opts)
         return
-    with BenchServer(extra=extra) as srv:
+    with BenchServer(extra=[*extra, "--socket.workers", str(WORKERS)], workers=WORKERS) as srv:
         token, _ = srv.token("bench-device-rpc-0001")
         print(HEADER)
         for name, env in scenarios:

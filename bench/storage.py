@@ -26,6 +26,10 @@ from common import HEADER, PASSES, WARMUP, BenchServer, cli_args, free_port, row
 BASELINE = os.environ.get("KZ_BENCH_BASELINE", "")
 COMPARE_EXTRA = ["--socket.workers", "1",
                  "--database.max_open_conns", os.environ.get("KZ_BENCH_COMPARE_CONNS", "30")]
+# KZ_BENCH_WORKERS=N: this tree's server runs N worker processes (the baseline stays one
+# process; N workers share the same database.max_open_conns).
+WORKERS = int(os.environ.get("KZ_BENCH_WORKERS", "1"))
+NEW_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(WORKERS)]
 
 
 def compare(servers: list, name: str, script: str, envs: list[dict], opts: dict) -> None:
@@ -58,7 +62,7 @@ def main() -> None:
     print(f"kizuna bench: wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency")
     if BASELINE:
         with BenchServer(port=free_port(), kizuna=BASELINE, extra=COMPARE_EXTRA) as old, \
-                BenchServer(extra=COMPARE_EXTRA) as srv:
+                BenchServer(extra=NEW_EXTRA, workers=WORKERS) as srv:
             envs = []
             for s in (old, srv):
                 token, uid = s.token("bench-device-storage-0001")
@@ -67,7 +71,7 @@ def main() -> None:
             compare([old, srv], "PUT /v2/storage (1 object)", "storage_write.lua", envs, opts)
             compare([old, srv], "POST /v2/storage (read 1 object)", "storage_read.lua", envs, opts)
         return
-    with BenchServer() as srv:
+    with BenchServer(extra=["--socket.workers", str(WORKERS)], workers=WORKERS) as srv:
         token, uid = srv.token("bench-device-storage-0001")
         env = {"TOKEN": token, "USER_ID": uid}
         print(HEADER)
