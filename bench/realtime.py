@@ -397,11 +397,22 @@ def idle(srv, args) -> None:
     ids = asyncio.run(make_users(srv, want))
     tokens = [sign(i, f"idle-{i[:23]}") for i in ids]
     time.sleep(1)
-    before, _ = rss_kib(srv.proc.pid)
+
+    def rss() -> tuple[int, int]:  # every process of the node: supervisor, workers, NATS
+        cur = peak = 0
+        for pid in srv.pids():
+            try:
+                c, p = rss_kib(pid)
+            except OSError:
+                continue
+            cur, peak = cur + c, peak + p
+        return cur, peak
+
+    before, _ = rss()
     proc = spawn_worker("idle", {"port": srv.port, "tokens": tokens})
     connected = read_event(proc, "connected", 300)
     time.sleep(3)
-    after, peak = rss_kib(srv.proc.pid)
+    after, peak = rss()
     proc.stdin.write("go\n")
     proc.stdin.flush()
     r = read_event(proc, "result", 120)
