@@ -1,5 +1,5 @@
 """The official nakama-js client against a cluster of three `kizuna server` processes on NATS:
-the cluster suite (players on different nodes, tests/e2e/js/cluster.test.mjs), and the ordinary
+the cluster suite (players on different nodes, tests/e2e/js/cluster_nodes.mjs), and the ordinary
 end-to-end suites with each socket opened on the next node in turn (KZ_E2E_PORTS), so whatever
 two players do together crosses nodes."""
 
@@ -50,7 +50,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
 
 
 def test_players_on_three_nodes(cluster: Cluster) -> None:
-    _node("cluster.test.mjs", {"KZ_E2E_PORT": str(cluster.ports[0]),
+    _node("cluster_nodes.mjs", {"KZ_E2E_PORT": str(cluster.ports[0]),
                                "KZ_CLUSTER_PORTS": ",".join(map(str, cluster.ports))}, cluster)
 
 

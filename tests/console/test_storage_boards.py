@@ -512,4 +512,4 @@ def test_leaderboard_and_tournament_pages_in_a_browser(node: Node, api: ConsoleA
     assert "open" in browser.find_element(By.ID, "current-period").text
     screenshot(browser, "tournament")
     browser.get(node.console + "/matches")
-    assert "authoritative matches its server modules run" in browser.find_element(By.TAG_NAME, "main").text
+    assert "authoritative matches the server modules run" in browser.find_element(By.TAG_NAME, "main").text
