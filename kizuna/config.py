@@ -661,11 +661,11 @@ def load(
     cfg.warnings = warnings + unknown
     cfg.unknown = unknown
     cfg.sources = sources
-    _finish(cfg, cwd or Path.cwd())
+    _finish(cfg, cwd or Path.cwd(), worker=bool(env.get("KIZUNA_WORKER")))
     return cfg
 
 
-def _finish(cfg: Config, cwd: Path) -> None:
+def _finish(cfg: Config, cwd: Path, *, worker: bool = False) -> None:
     """Derive defaults that depend on other keys, then validate."""
     if not cfg.data_dir:
         cfg.data_dir = str(cwd / "data")
@@ -676,10 +676,16 @@ def _finish(cfg: Config, cwd: Path) -> None:
     # relative to data_dir, never to the working directory.
     cfg.backup.dir = str((Path(cfg.data_dir) / Path(cfg.backup.dir or "backups").expanduser())
                          .resolve())
-    validate(cfg)
+    validate(cfg, worker=worker)
 
 
-def validate(cfg: Config) -> None:
+# A node's `name`: at most NAME_MAX characters; a worker's (`<name>-<i>`, named by its
+# supervisor) may be longer by its suffix, so that any valid name runs with any worker count.
+NAME_MAX = 16
+WORKER_SUFFIX_MAX = len("-255")
+
+
+def validate(cfg: Config, *, worker: bool = False) -> None:
     for key, spec in KEYS.items():
         value = cfg.get(key)
         lo, hi = spec.meta.get("min"), spec.meta.get("max")
@@ -692,8 +698,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {value!r}")
         if spec.meta.get("nonempty") and not value:
             raise ConfigError(f"{key}: must not be empty")
-    if not 1 <= len(cfg.name) <= 16:
-        raise ConfigError(f"name: must be 1 to 16 characters, got {cfg.name!r}")
+    most = NAME_MAX + (WORKER_SUFFIX_MAX if worker else 0)
+    if not 1 <= len(cfg.name) <= most:
+        raise ConfigError(f"name: must be 1 to {most} characters, got {cfg.name!r}")
     if not all(c.isalnum() or c in "-_" for c in cfg.name):
         raise ConfigError(f"name: may only hold letters, digits, '-' and '_', got {cfg.name!r}")
     if cfg.shutdown_drain_sec > cfg.shutdown_grace_sec:

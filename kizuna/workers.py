@@ -54,7 +54,6 @@ MAX_BACKOFF_SEC = 30.0
 STABLE_SEC = 30.0
 # How long the stop waits beyond shutdown_grace_sec (the workers' own bound) before SIGKILL.
 STOP_MARGIN_SEC = 10.0
-NAME_MAX = 16  # config.validate's bound on `name`
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
 
 
@@ -120,11 +119,6 @@ class Supervisor:
 
     def check(self) -> None:
         """What the worker names and ports must satisfy (before anything starts)."""
-        last = f"{self.cfg.name}-{self.count - 1}"
-        if len(last) > NAME_MAX:
-            raise SupervisorError(
-                f"name {self.cfg.name!r} is too long for {self.count} workers: worker names "
-                f"(<name>-<i>, up to {last!r}) must fit in {NAME_MAX} characters")
         port = self.cfg.metrics.prometheus_port
         if port and port + self.count - 1 > 65535:
             raise SupervisorError(
