@@ -10,50 +10,19 @@ like a real save loop); reads fetch one of those keys. Prints req/s, p50, p99 an
 
 from __future__ import annotations
 
-import os
-import statistics
-
-from common import HEADER, PASSES, WARMUP, BenchServer, cli_args, free_port, row, rss_kib
-
-# -- comparing with a baseline ---------------------------------------------------------------------
-# KZ_BENCH_BASELINE=<a kizuna executable> (e.g. a launcher running an older copy of the package:
-# `PYTHONPATH=/tmp/old exec .venv/bin/python -m kizuna "$@"`) runs each scenario on that server
-# and on this tree's at once, passes interleaved (baseline, this tree, baseline, ...), and prints
-# both rows and the ratios this/baseline. Both servers are up together but only one is measured
-# at a time. Two servers at once may open twice the connections: each gets at most
-# KZ_BENCH_COMPARE_CONNS (30) pool connections, so that both fit in PostgreSQL's 100 with room
-# left for others (a server refused a connection answers 500s, which would count as errors).
-BASELINE = os.environ.get("KZ_BENCH_BASELINE", "")
-COMPARE_EXTRA = ["--socket.workers", "1",
-                 "--database.max_open_conns", os.environ.get("KZ_BENCH_COMPARE_CONNS", "30")]
-# KZ_BENCH_WORKERS=N: this tree's server runs N worker processes (the baseline stays one
-# process; N workers share the same database.max_open_conns).
-WORKERS = int(os.environ.get("KZ_BENCH_WORKERS", "1"))
-NEW_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(WORKERS)]
-
-
-def compare(servers: list, name: str, script: str, envs: list[dict], opts: dict) -> None:
-    """One scenario on every server, passes interleaved; a row per server, then the ratios."""
-    for srv, env in zip(servers, envs, strict=True):  # warm-ups, discarded
-        srv.wrk_once(script, env=env, **{**opts, "duration": WARMUP})
-    runs: list[list[dict]] = [[] for _ in servers]
-    for _ in range(max(PASSES, 1)):
-        for i, (srv, env) in enumerate(zip(servers, envs, strict=True)):
-            runs[i].append(srv.wrk_once(script, env=env, **opts))
-    med = statistics.median
-    results = []
-    for srv, label, rs in zip(servers, ("baseline", "this tree"), runs, strict=False):
-        r = {"rps": med(x["rps"] for x in rs), "rps_min": min(x["rps"] for x in rs),
-             "rps_max": max(x["rps"] for x in rs), "p50_ms": med(x["p50_ms"] for x in rs),
-             "p99_ms": med(x["p99_ms"] for x in rs), "cpu_us": med(x["cpu_us"] for x in rs),
-             "errors": sum(x["errors"] for x in rs),
-             "socket_errors": "; ".join(x["socket_errors"] for x in rs if x["socket_errors"])}
-        results.append(r)
-        print(row(f"{name} [{label}]", r, srv.proc.pid))
-    old, new = results
-    print(f"{'  ratio this/baseline':<44} {new['rps'] / old['rps']:>9.2f} {'':>7} "
-          f"{new['p50_ms'] / old['p50_ms']:>8.2f} {new['p99_ms'] / old['p99_ms']:>8.2f} "
-          f"{new['cpu_us'] / old['cpu_us']:>7.2f}")
+from common import (
+    BASELINE,
+    COMPARE_EXTRA,
+    HEADER,
+    NEW_EXTRA,
+    WORKERS,
+    BenchServer,
+    cli_args,
+    compare,
+    free_port,
+    row,
+    rss_kib,
+)
 
 
 def main() -> None:
