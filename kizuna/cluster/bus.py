@@ -115,6 +115,10 @@ class Bus:
         self._tasks: list[asyncio.Task] = []
         self._nc: Any = None
         self._subs: list[tuple[Any, list[int]]] = []  # (subscription, messages handled)
+        self._fences: dict[int, tuple[set[str], asyncio.Future[None]]] = {}
+        self._fence_seq = 0
+        self._handlers["fence"] = [self._on_fence]
+        self._handlers["fenced"] = [self._on_fenced]
         self.connected = False
         self.stopping = False
         self.sent = 0
@@ -278,6 +282,39 @@ class Bus:
                 await asyncio.wait_for(self._flushed.wait(), max(0.001, deadline - time.monotonic()))
         with contextlib.suppress(Exception):
             await self._nc.flush(timeout=max(0.01, deadline - time.monotonic()))
+
+    async def fence(self, timeout: float = 0.25) -> None:
+        """Return once every live peer has handled what this node broadcast before the call (at
+        most `timeout` seconds): a "fence" goes out after those broadcasts, on the same subject
+        and so in order behind them, and each peer answers it once it got there. A reply that
+        must be visible on every node before the client hears it (a presence change) waits for
+        this."""
+        if self._nc is None or not self.connected or not self.peers:
+            return
+        self._fence_seq += 1
+        fid = self._fence_seq
+        waiting = set(self.peers)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._fences[fid] = (waiting, done)
+        self.broadcast("fence", {"id": fid})
+        try:
+            await asyncio.wait_for(done, timeout)
+        except TimeoutError:
+            log.debug("fence timed out", extra={"waiting": sorted(waiting)})
+        finally:
+            self._fences.pop(fid, None)
+
+    def _on_fence(self, sender: str, head: Header, body: bytes) -> None:
+        self.send(sender, "fenced", {"id": head["id"]})
+
+    def _on_fenced(self, sender: str, head: Header, body: bytes) -> None:
+        found = self._fences.get(head.get("id", -1))
+        if found is None:
+            return
+        waiting, done = found
+        waiting.discard(sender)
+        if not waiting.intersection(self.peers) and not done.done():
+            done.set_result(None)
 
     async def barrier(self, timeout: float = 0.25) -> None:
         """Return once every message NATS had for this node when called has been handled (at

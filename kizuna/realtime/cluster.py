@@ -19,7 +19,8 @@ each event reaches each recipient once, whichever node the recipient is on.
 
 Deliveries go to the node holding the session: one bus message per node per delivery, carrying
 the envelope's bytes once and the session ids it is for. Status events to followers are
-broadcast (follows are kept by the node of the following session). Closing sockets by user is
+broadcast (follows are kept by the node of the following session), and so is what goes to every
+socket of a user (notifications): a socket opened elsewhere a moment ago gets it too. Closing sockets by user is
 broadcast; by session, sent to its node; by token, every node already hears revocations from
 PostgreSQL and closes its own.
 """
@@ -133,13 +134,14 @@ class ClusterTracker(LocalTracker):
         super()._flush()
 
     async def published(self) -> None:
-        """Broadcast the pending changes now and wait until NATS has them (bounded): a handler's
-        reply waits for this, so a client that acts on it at another node finds its presence
-        there (a chat join, then the friend's join on another node listing it)."""
+        """Broadcast the pending changes now and wait until every live node has applied them
+        (a fence, bounded): a handler's reply waits for this, so whatever a client does after
+        it, at any node, finds the change there (a chat join, then the friend's join on another
+        node listing it; a match join, then a player on another node sending match data)."""
         if self._ops_handle is not None:
             self._ops_handle.cancel()
             self._flush_ops()
-        await self.bus.flush()
+        await self.bus.fence()
 
     async def synced(self, timeout: float) -> bool:
         """Wait until this node holds the presences of every live peer (their answers to its
@@ -276,6 +278,7 @@ class ClusterRouter(LocalRouter):
         self.bus = bus
         self.ctracker = tracker
         bus.on("d", self._on_deliver)
+        bus.on("u", self._on_user)
         bus.on("fol", self._on_followers)
         bus.on("cu", self._on_close_user)
         bus.on("cs", self._on_close_session)
@@ -307,6 +310,19 @@ class ClusterRouter(LocalRouter):
 
     def send_to_stream(self, stream: Stream, data: bytes, exclude: str | None = None) -> None:
         self._fan_out(self.tracker.presences(stream), data, exclude)
+
+    def send_to_user(self, user_id: str, data: bytes) -> None:
+        """To every socket of the user on every node: broadcast, rather than read from the
+        replica, so that a socket opened on another node a moment ago gets it too (a
+        notification created right after the player connected)."""
+        for s in self.sessions.for_user(user_id):
+            s.send(data)
+        if self.bus.peers:
+            self.bus.broadcast("u", {"u": user_id}, data)
+
+    def _on_user(self, sender: str, head: Header, data: bytes) -> None:
+        for s in self.sessions.for_user(head["u"]):
+            s.send(data)
 
     def send_to_session(self, node: str, session_id: str, data: bytes) -> bool:
         if node == self.node:
