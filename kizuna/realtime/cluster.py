@@ -146,11 +146,13 @@ class ClusterTracker(LocalTracker):
     async def synced(self, timeout: float) -> bool:
         """Wait until this node holds the presences of every live peer (their answers to its
         hello), at most `timeout` seconds: a node starting to serve before would not deliver
-        to players on the others. Peers answer a hello at once; a short settle time lets the
-        answers of every live peer arrive before the check. Whether it synced in time."""
+        to players on the others. Peers answer a hello at once, but under load the answer may
+        be late: waiting one and a half heartbeats first means every live peer has been heard
+        (it is in `bus.peers`), and the check then waits for each one's snapshot. Whether it
+        synced in time."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        settle = min(self.bus.heartbeat, 0.5)
+        settle = self.bus.heartbeat * 1.5
         while True:
             elapsed = loop.time() - start
             if elapsed >= settle and all(p in self._peer_seq for p in self.bus.peers):
