@@ -38,7 +38,7 @@ from kizuna.migrate.executor import open_connection
 from kizuna.migrate.report import LogReporter
 from kizuna.ops.backup import schema_head
 from kizuna.ops.migrator import build_engine
-from kizuna.ops.nodes import Registry
+from kizuna.ops.nodes import Registry, live_nodes
 from kizuna.ops.nodestats import NodeStats
 from kizuna.realtime.service import RealtimeService
 from kizuna.release import manifest
@@ -123,7 +123,8 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         except KizunaError as exc:
             await pool.close()
             raise StartupError(exc.message) from None
-        if realtime_cluster := services.realtime.cluster_tracker:
+        realtime_cluster = services.realtime.cluster_tracker
+        if realtime_cluster is not None and await _other_nodes(pool, cfg.name):
             await realtime_cluster.synced(cfg.cluster.node_timeout_ms / 1000)
     sessions, realtime, runtime = services.sessions, services.realtime, services.runtime
     lifecycle = services.lifecycle
@@ -405,6 +406,17 @@ def _watch_build(metrics: NodeMetrics, pool: asyncpg.Pool, schema: str | None) -
                   "and the database schema head it sees (the last applied migration).",
                   lambda: {(__version__, commit(), current["schema"]): 1},
                   labels=("version", "commit", "schema"))
+
+
+async def _other_nodes(pool: asyncpg.Pool, name: str) -> bool:
+    """Whether another node serves this database (registered, or seen by its connections): only
+    then can a starting cluster node have presences to wait for. The first node, or a single
+    node with workers' first worker, starts without the wait."""
+    try:
+        async with pool.acquire() as conn:
+            return any(n.name != name for n in await live_nodes(conn, expire=False))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        return True  # cannot tell: wait, bounded
 
 
 def is_worker() -> bool:
