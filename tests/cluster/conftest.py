@@ -98,3 +98,18 @@ def cluster_factory(tmp_path: Path) -> Iterator:
     """`cluster = cluster_factory(3, *flags)`: a cluster of that many nodes, stopped after."""
     with running_cluster(tmp_path) as factory:
         yield factory
+
+
+@pytest.fixture
+async def worlds(cluster: Cluster):
+    """One realtime test World per node of the module's `cluster` fixture (the same database:
+    a player may connect to any node)."""
+    import aiohttp
+
+    from tests.integration.test_realtime import World
+
+    async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as http:
+        ws = [World(n, http) for n in cluster.nodes]
+        yield ws
+        for w in ws:
+            await w.close()

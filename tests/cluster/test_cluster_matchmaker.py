@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import aiohttp
 import pytest
 
 from tests.cluster.conftest import Cluster
@@ -34,15 +33,6 @@ async def player_on(w: World) -> tuple[Player, Sock]:
 def cluster(cluster_factory) -> Cluster:
     # Groups smaller than max_count form on a ticket's last interval: 2 s to 4 s after its add.
     return cluster_factory(3, "--matchmaker.interval_sec", "2")
-
-
-@pytest.fixture
-async def worlds(cluster: Cluster):
-    async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as http:
-        ws = [World(n, http) for n in cluster.nodes]
-        yield ws
-        for w in ws:
-            await w.close()
 
 
 async def test_tickets_of_three_nodes_match_into_one_group(worlds: list[World]):

@@ -15,7 +15,6 @@ import base64
 import time
 import uuid
 
-import aiohttp
 import pytest
 
 from tests.cluster.conftest import Cluster
@@ -41,16 +40,6 @@ async def member(w: World) -> Member:
 @pytest.fixture
 def cluster(cluster_factory) -> Cluster:
     return cluster_factory(3, "--matchmaker.interval_sec", "1")
-
-
-@pytest.fixture
-async def worlds(cluster: Cluster):
-    """One World per node (the same database: a player may connect to any node)."""
-    async with aiohttp.ClientSession(skip_auto_headers=["Accept-Encoding"]) as http:
-        ws = [World(n, http) for n in cluster.nodes]
-        yield ws
-        for w in ws:
-            await w.close()
 
 
 async def test_a_closed_party_across_three_nodes(worlds: list[World]):
