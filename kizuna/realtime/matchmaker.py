@@ -189,6 +189,14 @@ class MatchmakerService:
             self._wake.set()
         return t
 
+    async def published(self) -> None:
+        """Wait until every live node holds the tickets this node added before (a fence,
+        bounded): the reply to an add waits for this, so the ticket waits on every node, the
+        leader's included, before its player hears of it. Two players queueing one after the
+        other on different nodes are then in the leader's order of arrival, as on one node."""
+        if self.bus is not None:
+            await self.bus.fence()
+
     def _removed(self, gone: list[Ticket]) -> list[Ticket]:
         """Tell the other nodes that these tickets no longer wait."""
         if gone and self.bus is not None:

@@ -514,10 +514,12 @@ class PartyService:
                                  numeric_properties: dict[str, float]) -> str:
         """`matchmaker_add`: the ticket is the party's node's (its owner in the matchmaker)."""
         if party_id.node == self.node:
-            return self.matchmaker_add(
+            local = self.matchmaker_add(
                 me, party_id, query=query, min_count=min_count, max_count=max_count,
                 count_multiple=count_multiple, string_properties=string_properties,
                 numeric_properties=numeric_properties)
+            await self.rt.matchmaker.published()
+            return local
         ticket: str = await self._ask("mm_add", me, party_id, {
             "q": query, "mn": min_count, "mx": max_count, "cm": count_multiple,
             "sp": string_properties,
@@ -553,6 +555,8 @@ class PartyService:
             result = self._call(head["op"], me, party_id, head.get("a") or {})
         except PartyError as exc:
             return {"pe": [int(exc.code), exc.message]}, b""
+        if head["op"] == "mm_add":  # the ticket waits on every node before the caller hears
+            await self.rt.matchmaker.published()
         return {"r": result}, b""
 
     def _call(self, op: str, me: PartyPresence, party_id: PartyId, a: dict[str, Any]) -> Any:

@@ -91,13 +91,14 @@ def add_failed(exc: KizunaError) -> KizunaError | RealtimeError:
     return RealtimeError(ErrorCode.RUNTIME_EXCEPTION, ADD_FAILED, {"reason": exc.message})
 
 
-def matchmaker_add(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
+async def matchmaker_add(rt: RealtimeService, session: Session, body: dict[str, Any]) -> Reply:
     request = read_add(body)
     me = MatchmakerPresence(session.user_id, session.id, session.username, rt.node)
     try:
         ticket = rt.matchmaker.add([me], session_id=session.id, **request)
     except KizunaError as exc:
         raise add_failed(exc) from None
+    await rt.matchmaker.published()
     return "matchmaker_ticket", {"ticket": ticket.id}
 
 
