@@ -248,6 +248,10 @@ COMPARE_EXTRA = ["--socket.workers", "1",
 # process; N workers share the same database.max_open_conns).
 WORKERS = int(os.environ.get("KZ_BENCH_WORKERS", "1"))
 NEW_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(WORKERS)]
+# KZ_BENCH_BASELINE_WORKERS=N: the baseline runs N worker processes too (1 by default), to compare
+# two trees that both have workers.
+BASELINE_WORKERS = int(os.environ.get("KZ_BENCH_BASELINE_WORKERS", "1"))
+BASELINE_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(BASELINE_WORKERS)]
 
 
 def compare(servers: list, name: str, script: str, envs: list[dict], opts: dict) -> None:

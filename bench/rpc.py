@@ -18,7 +18,8 @@ from pathlib import Path
 
 from common import (
     BASELINE,
-    COMPARE_EXTRA,
+    BASELINE_EXTRA,
+    BASELINE_WORKERS,
     HEADER,
     NEW_EXTRA,
     WORKERS,
@@ -57,7 +58,8 @@ def main() -> None:
                  ("rpc echo, def (worker thread), session", {"RPC_ID": "echo_sync"}),
                  ("rpc echo, async def, HTTP key", {"HTTP_KEY": key, "RPC_ID": "echo"}))
     if BASELINE:
-        with BenchServer(port=free_port(), kizuna=BASELINE, extra=extra + COMPARE_EXTRA) as old, \
+        with BenchServer(port=free_port(), kizuna=BASELINE, extra=extra + BASELINE_EXTRA,
+                         workers=BASELINE_WORKERS) as old, \
                 BenchServer(extra=extra + NEW_EXTRA, workers=WORKERS) as srv:
             tokens = [s.token("bench-device-rpc-0001")[0] for s in (old, srv)]
             print(HEADER)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from common import (
     BASELINE,
-    COMPARE_EXTRA,
+    BASELINE_EXTRA,
+    BASELINE_WORKERS,
     HEADER,
     NEW_EXTRA,
     WORKERS,
@@ -30,7 +31,8 @@ def main() -> None:
     opts = dict(threads=args.threads, connections=args.connections, duration=args.duration)
     print(f"kizuna bench: wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency")
     if BASELINE:
-        with BenchServer(port=free_port(), kizuna=BASELINE, extra=COMPARE_EXTRA) as old, \
+        with BenchServer(port=free_port(), kizuna=BASELINE, extra=BASELINE_EXTRA,
+                         workers=BASELINE_WORKERS) as old, \
                 BenchServer(extra=NEW_EXTRA, workers=WORKERS) as srv:
             envs = []
             for s in (old, srv):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shlex
@@ -187,6 +188,7 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
             raise StartupError(
                 f"cannot listen on {cfg.socket.address or '*'}:{cfg.socket.port}: "
                 f"{exc.strerror or exc}") from None
+        _settle_heap()
         log.info("Startup done", extra={
             "port": cfg.socket.port, "schema": result.schema_version,
             "version": __version__, "node": cfg.name,
@@ -224,6 +226,24 @@ CANCEL_WAIT_SEC = 0.2
 def stop_budget(cfg: Config) -> float:
     """Seconds from the stop signal to the end of the stop: everything fits in it."""
     return max(float(cfg.shutdown_grace_sec), MIN_STOP_SEC)
+
+
+# The young generation's collection threshold while serving (Python's default is 700
+# allocations): a request allocates a few hundred objects, so the default collects several times
+# per request batch; this collects every few dozen requests, each collection no dearer.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def _settle_heap() -> None:
+    """Once everything the node keeps for its life is loaded (modules, routes, runtime code):
+    collect once and move all of it out of the collector's sight (gc.freeze), so the full
+    collections that serving triggers scan only what serving made. Without this a full
+    collection walks every module object and pauses the event loop for tens of milliseconds,
+    which is what a request's p99 latency showed."""
+    gc.collect()
+    gc.freeze()
+    _, mid, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, mid, old)
 
 
 def _cut_time(deadline: float, budget: float) -> float:

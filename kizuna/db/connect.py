@@ -14,6 +14,7 @@ import asyncpg
 
 from kizuna.db import embedded
 from kizuna.db.address import DatabaseAddress, parse_address
+from kizuna.db.pool import FairPool
 from kizuna.version import __version__
 
 if TYPE_CHECKING:  # config validates database addresses with kizuna.db.address: no runtime cycle
@@ -114,8 +115,10 @@ async def create_pool(addr: DatabaseAddress, cfg: Config, *, min_size: int = 2,
                       application_name: str | None = None) -> asyncpg.Pool:
     kwargs: dict[str, Any] = addr.connect_kwargs()
     try:
-        pool = await asyncpg.create_pool(
+        pool = await FairPool(
             **kwargs,
+            connection_class=asyncpg.Connection, record_class=asyncpg.Record, loop=None,
+            max_queries=50_000,  # asyncpg's default: a connection is renewed after that many
             min_size=min(min_size, cfg.database.max_open_conns),
             max_size=cfg.database.max_open_conns,
             max_inactive_connection_lifetime=cfg.database.conn_max_lifetime_ms / 1000 or 300.0,
