@@ -131,9 +131,9 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
     lifecycle = services.lifecycle
     runner: web.AppRunner | None = None
     release = manifest()
-    inflight = InFlight()
     deadline: float | None = None
     node_stats = NodeStats()
+    inflight = InFlight(node_stats)
     registry = Registry(pool, cfg.name, __version__, release.oldest_schema, release.newest_schema,
                         address=f"{cfg.socket.address or socket.gethostname()}:{cfg.socket.port}",
                         stats=node_stats)
@@ -163,7 +163,6 @@ async def serve(cfg: Config, *, migrate: bool = False, config_files: list[str] |
         except LoadFailed as exc:
             raise StartupError(str(exc)) from None
         app = build_app(services)
-        app.middlewares.insert(0, node_stats.middleware())
         app.middlewares.insert(0, inflight.middleware)
         if metrics is not None:  # outermost: it sees the status the client gets
             app.middlewares.insert(0, metrics.api_middleware())
@@ -254,24 +253,37 @@ def _cut_time(deadline: float, budget: float) -> float:
 
 class InFlight:
     """The HTTP requests (and realtime sockets) being served: the stop waits for them until the
-    cut, then names each one it cuts in the log."""
+    cut, then names each one it cuts in the log. Its middleware, the outermost but the metrics',
+    also counts the API's traffic for the node's stats (`NodeStats`: every request's client;
+    latency and sizes of all but socket upgrades, since a socket lives for minutes): one layer
+    for both, since every layer costs each request a coroutine."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: NodeStats) -> None:
         self.requests: dict[int, tuple[str, str, float]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        requests, idle = self.requests, self._idle
+        record, saw = stats.record, stats.saw_client
+        clock, counter = time.monotonic, time.perf_counter
 
         @web.middleware
         async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            saw(request.headers.get("User-Agent", ""))
             key = id(request)
-            self.requests[key] = (request.method, request.path, time.monotonic())
-            self._idle.clear()
+            requests[key] = (request.method, request.path, clock())
+            idle.clear()
             try:
-                return await handler(request)
+                if request.path == "/ws":
+                    return await handler(request)
+                start = counter()
+                resp = await handler(request)
+                record(counter() - start, request.content_length or 0,
+                       getattr(resp, "body_length", 0) or 0)
+                return resp
             finally:
-                self.requests.pop(key, None)
-                if not self.requests:
-                    self._idle.set()
+                requests.pop(key, None)
+                if not requests:
+                    idle.set()
 
         self.middleware = middleware
 

@@ -67,7 +67,7 @@ async def transport_middleware(request: web.Request, handler):
     if request.method == "OPTIONS" and "Origin" in request.headers:
         return web.Response(status=200, headers=CORS_HEADERS)
     try:
-        resp = await handler(request)
+        resp = await custom.runtime_routes(request, handler)
     except UnreadableBody as err:
         resp = _unreadable(request, err)
     except BODY_ERRORS as exc:  # a body read elsewhere (rpc, custom routes) that aiohttp refused
@@ -139,7 +139,7 @@ def _code_for_status(status: int) -> Code:
 
 def build_app(services: Services) -> web.Application:
     cfg = services.config
-    app = web.Application(middlewares=[transport_middleware, custom.runtime_routes],
+    app = web.Application(middlewares=[transport_middleware],
                           client_max_size=cfg.socket.max_request_size_bytes)
     app[SERVICES] = services
     for item in cfg.socket.response_headers:

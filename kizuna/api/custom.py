@@ -17,8 +17,9 @@ from kizuna.runtime.context import frozen
 from kizuna.runtime.http import HttpRequest
 
 
-@web.middleware
 async def runtime_routes(request: web.Request, handler):
+    """The request's handler, or a server module's route when no built-in route matched: called
+    by the transport middleware (kizuna/api/app.py) in place of the handler."""
     info = request.match_info
     if isinstance(info, MatchInfoError) and info.http_exception.status == 404:
         runtime = request.app[SERVICES].runtime

@@ -2,7 +2,8 @@
 
 `NodeStats` counts the node's API requests (rate, average latency, bytes in and out over the last
 heartbeat interval) and the client SDKs seen (from the User-Agent of requests and socket
-upgrades). `snapshot()` is what the registry writes into `kizuna_node.stats` with each heartbeat;
+upgrades), as the server's outermost middleware reports them (kizuna/server.py `InFlight`).
+`snapshot()` is what the registry writes into `kizuna_node.stats` with each heartbeat;
 `take_clients()` hands over the SDK counts since the last beat, which the registry merges into
 `kizuna_client_seen`.
 """
@@ -11,15 +12,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-
-from aiohttp import web
-from aiohttp.typedefs import Middleware
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_CLIENT_KINDS = 200  # distinct (sdk, version) pairs kept between two heartbeats
 
@@ -117,21 +113,3 @@ class NodeStats:
         if self.state is not None:
             out.update(self.state())
         return out
-
-    def middleware(self) -> Middleware:
-        """An aiohttp middleware counting the API's requests (socket upgrades count their client
-        but not their latency: a socket lives for minutes)."""
-        record, saw = self.record, self.saw_client
-
-        @web.middleware
-        async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
-            saw(request.headers.get("User-Agent", ""))
-            if request.path == "/ws":
-                return await handler(request)
-            start = time.perf_counter()
-            resp = await handler(request)
-            length = getattr(resp, "body_length", 0) or 0
-            record(time.perf_counter() - start, request.content_length or 0, length)
-            return resp
-
-        return count

@@ -4,7 +4,8 @@ local ones when `cluster.nats_url` is set (or the node's workers run a private N
 and use cases do not know whether a peer is local.
 
 Presences. Each node owns the presences of its own sessions and broadcasts every change (one
-message per turn of the event loop, numbered); every node keeps a replica of the others', so
+message per turn of the event loop, numbered: a `Replica` of kind "pr",
+kizuna/cluster/replica.py); every node keeps a replica of the others', so
 listing a stream, counting it, "is this user online" and finding the node of a session are
 local lookups. A node that misses a change (a gap in the numbers, a heartbeat whose number
 differs from what it has, a node it had taken for dead speaking again, a NATS reconnect) asks
@@ -29,11 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from kizuna.cluster.bus import Bus, Header
+from kizuna.cluster.replica import Replica
 from kizuna.core.streams import NOTIFICATIONS, Stream, notifications_stream
 from kizuna.realtime.router import LocalRouter
 from kizuna.realtime.session import SessionRegistry
@@ -42,12 +43,8 @@ from kizuna.realtime.tracker import LocalTracker, Presence
 
 log = logging.getLogger("kizuna.cluster")
 
-# Presences per snapshot message (each ~150 bytes of JSON): well under NATS's 1 MiB payload.
-SNAPSHOT_CHUNK = 2000
-# Changes per presence-delta message, for the same reason.
-DELTA_CHUNK = 2000
-# A node asks the same peer for a snapshot at most this often (seconds).
-WANT_EVERY = 1.0
+# Presences (or changes) per message, each ~150 bytes of JSON: well under NATS's 1 MiB payload.
+CHUNK = 2000
 
 
 def _enc(p: Presence) -> list[Any]:
@@ -64,50 +61,25 @@ class ClusterTracker(LocalTracker):
     def __init__(self, node: str, bus: Bus) -> None:
         super().__init__(node)
         self.bus = bus
-        self.seq = 0  # deltas this node has broadcast
-        self._ops: list[list[Any]] = []
-        self._ops_handle: asyncio.Handle | None = None
-        self._peer_seq: dict[str, int] = {}
-        self._wanted: dict[str, float] = {}
-        self._snap_parts: dict[str, list[list[Any]]] = {}
+        self.replica = Replica(bus, "pr", self, chunk=CHUNK)
         self._holding = 0
-        bus.on("pd", self._on_delta)
-        bus.on("snap", self._on_snapshot)
-        bus.on("want", self._on_want)
-        bus.on("hello", self._on_hello)
-        bus.on("hb", self._on_heartbeat)
-        bus.on_up(self._want)
-        bus.on_down(self._on_node_down)
-        bus.heartbeat_fields(lambda: {"ps": self.seq})
 
     # -- this node's changes, broadcast ------------------------------------------------------
 
     def _add(self, p: Presence) -> None:
         super()._add(p)
         if p.node == self.node:
-            self._op(["+", *_enc(p)])
+            self.replica.change(["+", *_enc(p)])
 
     def _remove(self, p: Presence) -> None:
         super()._remove(p)
         if p.node == self.node:
-            self._op(["-", p.session_id, *p.stream])
-
-    def _op(self, op: list[Any]) -> None:
-        self._ops.append(op)
-        if self._ops_handle is None:
-            self._ops_handle = asyncio.get_running_loop().call_soon(self._flush_ops)
-
-    def _flush_ops(self) -> None:
-        self._ops_handle = None
-        ops, self._ops = self._ops, []
-        for i in range(0, len(ops), DELTA_CHUNK):
-            self.seq += 1
-            self.bus.broadcast("pd", {"s": self.seq, "ops": ops[i:i + DELTA_CHUNK]})
+            self.replica.change(["-", p.session_id, *p.stream])
 
     @property
     def pending(self) -> bool:
         """Whether this node has presence changes not yet broadcast."""
-        return bool(self._ops)
+        return self.replica.pending
 
     async def published_before_reply(self) -> None:
         """`published()` for a socket handler's reply: the presence events the change caused
@@ -138,9 +110,7 @@ class ClusterTracker(LocalTracker):
         (a fence, bounded): a handler's reply waits for this, so whatever a client does after
         it, at any node, finds the change there (a chat join, then the friend's join on another
         node listing it; a match join, then a player on another node sending match data)."""
-        if self._ops_handle is not None:
-            self._ops_handle.cancel()
-            self._flush_ops()
+        self.replica.flush()
         await self.bus.fence()
 
     async def synced(self, timeout: float) -> bool:
@@ -153,64 +123,28 @@ class ClusterTracker(LocalTracker):
         loop = asyncio.get_running_loop()
         start = loop.time()
         settle = self.bus.heartbeat * 1.5
+        has = self.replica.has
         while True:
             elapsed = loop.time() - start
-            if elapsed >= settle and all(p in self._peer_seq for p in self.bus.peers):
+            if elapsed >= settle and all(has(p) for p in self.bus.peers):
                 return True
             if elapsed >= timeout:
-                missing = sorted(p for p in self.bus.peers if p not in self._peer_seq)
+                missing = sorted(p for p in self.bus.peers if not has(p))
                 log.warning("Serving before the presences of some nodes arrived",
                             extra={"peers": missing, "waited_ms": int(elapsed * 1000)})
                 return False
             await asyncio.sleep(0.01)
 
-    def _own(self) -> list[list[Any]]:
+    # -- the replica (kizuna/cluster/replica.py Mirror) -------------------------------------
+
+    def own_items(self) -> list[Any]:
         return [_enc(p) for members in self._by_stream.values() for p in members.values()
                 if p.node == self.node]
 
-    def _send_snapshot(self, to: str) -> None:
-        if self._ops_handle is not None:  # pending changes first: the snapshot includes them
-            self._ops_handle.cancel()
-            self._flush_ops()
-        own = self._own()
-        parts = [own[i:i + SNAPSHOT_CHUNK] for i in range(0, len(own), SNAPSHOT_CHUNK)] or [[]]
-        import orjson
-
-        for n, part in enumerate(parts):
-            self.bus.broadcast("snap", {"to": to, "s": self.seq, "n": n,
-                                        "last": n == len(parts) - 1}, orjson.dumps(part))
-
-    # -- the others' changes -----------------------------------------------------------------
-
-    def _want(self, node: str) -> None:
-        now = time.monotonic()
-        if now - self._wanted.get(node, 0.0) < WANT_EVERY:
-            return
-        self._wanted[node] = now
-        self.bus.send(node, "want", {})
-
-    def _on_want(self, sender: str, head: Header, body: bytes) -> None:
-        self._send_snapshot(sender)
-
-    def _on_hello(self, sender: str, head: Header, body: bytes) -> None:
-        # A node that starts, or comes back to NATS: it may have missed our changes.
-        self._send_snapshot(sender)
-
-    def _on_heartbeat(self, sender: str, head: Header, body: bytes) -> None:
-        if self._peer_seq.get(sender) != head.get("ps"):
-            self._want(sender)
-
-    def _on_delta(self, sender: str, head: Header, body: bytes) -> None:
-        seq = head["s"]
-        last = self._peer_seq.get(sender)
-        if last is not None and seq <= last:
-            return  # already in a snapshot
-        if last is None or seq != last + 1:
-            self._want(sender)
-        self._peer_seq[sender] = seq
-        for op in head["ops"]:
+    def apply(self, node: str, ops: list[Any]) -> None:
+        for op in ops:
             if op[0] == "+":
-                self._put(_dec(sender, op[1:]))
+                self._put(_dec(node, op[1:]))
             else:
                 self._drop(op[1], Stream(*op[2:6]))
 
@@ -227,40 +161,22 @@ class ClusterTracker(LocalTracker):
             return p
         return None
 
-    def _on_snapshot(self, sender: str, head: Header, body: bytes) -> None:
-        if head.get("to") != self.node:
-            return
-        import orjson
-
-        if head["n"] == 0:
-            self._snap_parts[sender] = []
-        parts = self._snap_parts.get(sender)
-        if parts is None:  # a later part of a snapshot whose start we missed
-            return
-        parts.extend(orjson.loads(body))
-        if not head["last"]:
-            return
-        del self._snap_parts[sender]
-        fresh = {(r[0], Stream(r[3], r[4], r[5], r[6])): r for r in parts}
-        for p in self._of(sender):
+    def replace(self, node: str, items: list[Any]) -> None:
+        fresh = {(r[0], Stream(r[3], r[4], r[5], r[6])): r for r in items}
+        for p in self._of(node):
             if (p.session_id, p.stream) not in fresh:
                 LocalTracker._remove(self, p)
         for r in fresh.values():
-            self._put(_dec(sender, r))
-        self._peer_seq[sender] = head["s"]
-        log.debug("presence snapshot applied", extra={"peer": sender, "presences": len(fresh)})
+            self._put(_dec(node, r))
 
     def _of(self, node: str) -> list[Presence]:
         return [p for members in self._by_stream.values() for p in members.values()
                 if p.node == node]
 
-    def _on_node_down(self, node: str) -> None:
+    def forget(self, node: str) -> None:
         gone = self._of(node)
         for p in gone:
             LocalTracker._remove(self, p)
-        self._peer_seq.pop(node, None)
-        self._snap_parts.pop(node, None)
-        self._wanted.pop(node, None)
         if not gone:
             return
         # The node cannot announce its own leaves: the leader does, as if they were its own.

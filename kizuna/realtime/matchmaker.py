@@ -28,9 +28,10 @@ push, with its ticket and its own entry as `self`, through the Router.
 In a cluster (`rt.bus`), one matcher at a time: every node keeps a replica of every ticket, and
 only the leader (`bus.leader()`, the live node with the lowest name) runs passes. A ticket
 belongs to the node that added it (its `owner`: the node of the session, or of the party), which
-checks `matchmaker.max_tickets` and broadcasts its adds and removes ("mm.op"); a node that comes
-up, reconnects or says hello gets a snapshot of each node's own tickets ("mm.snap"); a dead
-node's tickets are dropped by every node. The leader delivers the groups it forms (its
+checks `matchmaker.max_tickets` and broadcasts its adds and removes, numbered (a `Replica` of
+kind "mm", kizuna/cluster/replica.py: a lost change, a node that comes up, reconnects or says
+hello, gets a snapshot of that node's own tickets); a dead node's tickets are dropped by every
+node. The leader delivers the groups it forms (its
 `register_matchmaker_matched`, or a token: every node shares `session.encryption_key`) through
 the Router to the members' nodes, and broadcasts their removal ("mm.m"). When the leader dies,
 the next one already holds every ticket: they all search on its first pass. A node leads only
@@ -52,8 +53,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from kizuna.cluster.replica import Replica
 from kizuna.core.matchmaker import Matched, Matchmaker, MatchmakerPresence, Ticket, tokens
 from kizuna.errors import KizunaError
 from kizuna.realtime import envelope
@@ -71,7 +71,7 @@ SLOW_PASS = 0.1  # a pass longer than this is logged (at most every SLOW_LOG_EVE
 SLOW_LOG_EVERY = 10.0
 RECENT_PASSES = 256  # pass durations kept for the node's metrics
 COMPLETIONS_KEPT = 100  # recent completions kept for GET /v2/matchmaker/stats
-SNAPSHOT_CHUNK = 1000  # tickets per snapshot message (well under NATS's payload limit)
+CHUNK = 1000  # tickets (or changes) per bus message (well under NATS's payload limit)
 FOLLOWER_RECHECK = 1.0  # seconds between a follower's looks at who leads
 
 
@@ -140,15 +140,10 @@ class MatchmakerService:
         # The cluster (module docstring): None on a single node.
         self.bus = rt.bus
         self._since = math.inf  # when this node joined the bus (it leads two heartbeats later)
-        self._snap_parts: dict[str, list[dict[str, Any]]] = {}
+        self.replica: Replica | None = None
         if self.bus is not None:
-            bus = self.bus
-            bus.on("mm.op", self._on_op)
-            bus.on("mm.m", self._on_matched)
-            bus.on("mm.snap", self._on_snapshot)
-            bus.on("hello", self._on_hello)
-            bus.on_down(self._on_node_down)
-            bus.on_reconnect(self._on_reconnect)
+            self.replica = Replica(self.bus, "mm", self, chunk=CHUNK)
+            self.bus.on("mm.m", self._on_matched)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -183,8 +178,8 @@ class MatchmakerService:
                             count_multiple=1 if count_multiple is None else count_multiple,
                             string_properties=string_properties,
                             numeric_properties=numeric_properties, owner=self.node)
-        if self.bus is not None:
-            self.bus.broadcast("mm.op", {"add": [_encode(t, self.wall_time(t))]})
+        if self.replica is not None:
+            self.replica.change(["+", _encode(t, self.wall_time(t))])
         if self._wake is not None:
             self._wake.set()
         return t
@@ -194,13 +189,15 @@ class MatchmakerService:
         bounded): the reply to an add waits for this, so the ticket waits on every node, the
         leader's included, before its player hears of it. Two players queueing one after the
         other on different nodes are then in the leader's order of arrival, as on one node."""
-        if self.bus is not None:
-            await self.bus.fence()
+        if self.replica is not None:
+            self.replica.flush()
+            await self.replica.bus.fence()
 
     def _removed(self, gone: list[Ticket]) -> list[Ticket]:
         """Tell the other nodes that these tickets no longer wait."""
-        if gone and self.bus is not None:
-            self.bus.broadcast("mm.op", {"rm": [t.id for t in gone]})
+        if self.replica is not None:
+            for t in gone:
+                self.replica.change(["-", t.id])
         return gone
 
     def remove_session(self, session_id: str, ticket_id: str) -> Ticket:
@@ -245,14 +242,6 @@ class MatchmakerService:
             log.warning("Matchmaker ticket of another node refused",
                         extra={"peer": r["o"], "error": exc.message})
 
-    def _on_op(self, sender: str, head: Header, body: bytes) -> None:
-        for r in head.get("add", ()):
-            self._replicate(r)
-        if head.get("rm"):
-            self.engine.remove(head["rm"])
-        if head.get("add") and self._wake is not None:
-            self._wake.set()
-
     def _on_matched(self, sender: str, head: Header, body: bytes) -> None:
         """The leader formed groups of these tickets: they no longer wait (their completions are
         the cluster's)."""
@@ -260,48 +249,34 @@ class MatchmakerService:
         for t in self.engine.remove(head["ids"]):
             self.completions.append((completed - (mono - t.created), completed))
 
-    def _own(self) -> list[dict[str, Any]]:
+    # -- the replica (kizuna/cluster/replica.py Mirror) ---------------------------------------------
+
+    def own_items(self) -> list[Any]:
         node = self.node
         return [_encode(t, self.wall_time(t)) for t in self.engine.tickets() if t.owner == node]
 
-    def _send_snapshot(self, to: str) -> None:
-        """This node's own tickets, to one node (or "*": every node)."""
-        assert self.bus is not None
-        own = self._own()
-        parts = [own[i:i + SNAPSHOT_CHUNK] for i in range(0, len(own), SNAPSHOT_CHUNK)] or [[]]
-        for n, part in enumerate(parts):
-            self.bus.broadcast("mm.snap", {"to": to, "n": n, "last": n == len(parts) - 1},
-                               orjson.dumps(part))
+    def apply(self, node: str, ops: list[Any]) -> None:
+        added = False
+        for op in ops:
+            if op[0] == "+":
+                self._replicate(op[1])
+                added = True
+            else:
+                self.engine.remove([op[1]])
+        if added and self._wake is not None:
+            self._wake.set()
 
-    def _on_hello(self, sender: str, head: Header, body: bytes) -> None:
-        self._send_snapshot(sender)  # a node that starts, or came back to NATS
-
-    def _on_reconnect(self) -> None:
-        self._send_snapshot("*")  # the others may have missed our changes
-
-    def _on_snapshot(self, sender: str, head: Header, body: bytes) -> None:
-        if head.get("to") not in (self.node, "*"):
-            return
-        if head["n"] == 0:
-            self._snap_parts[sender] = []
-        parts = self._snap_parts.get(sender)
-        if parts is None:  # a later part of a snapshot whose start we missed
-            return
-        parts.extend(orjson.loads(body))
-        if not head["last"]:
-            return
-        del self._snap_parts[sender]
-        fresh = {r["id"]: r for r in parts}
+    def replace(self, node: str, items: list[Any]) -> None:
+        fresh = {r["id"]: r for r in items}
         self.engine.remove([t.id for t in self.engine.tickets()
-                            if t.owner == sender and t.id not in fresh])
+                            if t.owner == node and t.id not in fresh])
         for r in sorted(fresh.values(), key=lambda r: r["c"]):
             self._replicate(r)
         if self._wake is not None:
             self._wake.set()
 
-    def _on_node_down(self, node: str) -> None:
+    def forget(self, node: str) -> None:
         """A node died (or left): its tickets go; a new leader may have to take over."""
-        self._snap_parts.pop(node, None)
         gone = self.engine.remove([t.id for t in self.engine.tickets() if t.owner == node])
         if gone:
             log.info("Matchmaker tickets of a departed node dropped",

@@ -17,14 +17,15 @@ router delivers to the node of each session; a kick asks the player's node to un
 Listings (`nk.match_get`, `nk.match_list`, GET /v2/match) are local reads: every node keeps a
 replica of the other nodes' running matches (id, handler, tick rate, label and its query index,
 creation time). Each node broadcasts its changes (a match started, its label changed, it ended),
-batched per turn of the event loop and numbered (`mt.c`); the number also rides on every
-heartbeat. A node that sees a gap, a heartbeat number it does not have, a node come up, or a
-node say hello (a start, or its NATS connection back) asks that node for a snapshot of its
-matches (`mt.want` -> `mt.snap`, broadcast in order with the changes), which replaces the
-replica. A node that leaves or dies takes its matches with it: the others drop them from their
-replicas and take their own sessions off those matches' streams, telling each player (a
-`match_presence_event` with its leave), as when a match ends on one node. A size in a listing is
-the count of the match's stream, which the cluster tracker sees across nodes.
+batched per turn of the event loop and numbered (`mt.c`: a `Replica` of kind "mt",
+kizuna/cluster/replica.py); the number also rides on every heartbeat. A node that sees a gap, a
+heartbeat number it does not have, a node come up, or a node say hello (a start, or its NATS
+connection back) asks that node for a snapshot of its matches (`mt.want` -> `mt.snap`, broadcast in
+order with the changes), which replaces the replica. A node that leaves or dies takes its matches
+with it: the others drop them from their replicas and take their own sessions off those matches'
+streams, telling each player (a `match_presence_event` with its leave), as when a match ends on one
+node. A size in a listing is the count of the match's stream, which the cluster tracker sees across
+nodes.
 
 A match created while this node broadcasts its start: `create` returns once the start is on NATS,
 so a client that lists or joins at another node right after finds it there.
@@ -34,13 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from kizuna.cluster.replica import Replica
 from kizuna.core import matches as core
 from kizuna.core.matches import (
     JoinResult,
@@ -58,11 +57,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kizuna.cluster")
 
-# A message of changes or a snapshot part carries about this many bytes at most (labels are up
-# to 2048 bytes each): well under NATS's 1 MiB payload.
-CHUNK_BYTES = 256 * 1024
-# A node asks the same peer for a snapshot at most this often (seconds).
-WANT_EVERY = 1.0
+# Matches (or changes) per message: labels are up to 2048 bytes each, so a message stays under
+# about 220 KiB, well under NATS's 1 MiB payload.
+CHUNK = 100
 
 
 @dataclass(slots=True)
@@ -83,20 +80,6 @@ def _entry(m: Match) -> list[Any]:
     return [m.match_id, m.handler_name, m.tick_rate, m.label, m.created]
 
 
-def _chunks(items: list[list[Any]]) -> list[list[list[Any]]]:
-    """Items cut into parts of about CHUNK_BYTES (at least one part, maybe empty)."""
-    parts: list[list[list[Any]]] = [[]]
-    size = 0
-    for item in items:
-        cost = 96 + sum(len(x) for x in item if isinstance(x, str))
-        if parts[-1] and size + cost > CHUNK_BYTES:
-            parts.append([])
-            size = 0
-        parts[-1].append(item)
-        size += cost
-    return parts
-
-
 class ClusterMatches:
     """core.matches.Matches for a node of a cluster."""
 
@@ -107,26 +90,14 @@ class ClusterMatches:
         # Time a call to a match may take on its node: its queue, then the handler's call.
         self.call_timeout = bus.request_timeout + registry.rt.config.runtime.call_timeout_ms / 1000
         self._remote: dict[str, dict[str, RemoteMatch]] = {}  # node -> match id -> match
-        self.seq = 0  # change messages this node has broadcast
         self._dirty: dict[str, Match] = {}
         self._dirty_handle: asyncio.Handle | None = None
-        self._peer_seq: dict[str, int] = {}
-        self._wanted: dict[str, float] = {}
-        self._snap_parts: dict[str, list[list[Any]]] = {}
+        self.replica = Replica(bus, "mt", self, chunk=CHUNK)
         registry.on_change(self._local_changed)
         bus.serve("mt.join", self._serve_join)
         bus.serve("mt.sig", self._serve_signal)
         bus.on("mt.p", self._on_presences)
         bus.on("mt.d", self._on_data)
-        bus.on("mt.c", self._on_changes)
-        bus.on("mt.snap", self._on_snapshot)
-        bus.on("mt.want", self._on_want)
-        bus.on("hello", self._on_hello)
-        bus.on("hb", self._on_heartbeat)
-        bus.on_up(self._want)
-        bus.on_down(self._on_node_down)
-        bus.on_reconnect(self._on_reconnect)
-        bus.heartbeat_fields(lambda: {"mv": self.seq})
 
     # -- core.matches.Matches ----------------------------------------------------------------
 
@@ -215,6 +186,7 @@ class ClusterMatches:
     # -- this node's matches, broadcast --------------------------------------------------------
 
     def _local_changed(self, match: Match) -> None:
+        # A match changing twice in one turn of the loop goes out once, as it is at the end.
         self._dirty.pop(match.match_id, None)
         self._dirty[match.match_id] = match
         if self._dirty_handle is None:
@@ -225,45 +197,27 @@ class ClusterMatches:
             self._dirty_handle.cancel()
             self._dirty_handle = None
         dirty, self._dirty = self._dirty, {}
-        if not dirty:
-            return
-        ops = [["-", m.match_id] if m.ended else ["+", *_entry(m)] for m in dirty.values()]
-        for part in _chunks(ops):
-            self.seq += 1
-            self.bus.broadcast("mt.c", {"v": self.seq}, orjson.dumps(part))
+        for m in dirty.values():
+            self.replica.change(["-", m.match_id] if m.ended else ["+", *_entry(m)])
+        self.replica.flush()
 
-    def _send_snapshot(self, to: str) -> None:
-        self._flush_changes()  # pending changes first: the snapshot's number includes them
-        own = [_entry(m) for m in self.local.running() if not m.ended]
-        parts = _chunks(own)
-        for n, part in enumerate(parts):
-            self.bus.broadcast("mt.snap", {"to": to, "v": self.seq, "n": n,
-                                           "last": n == len(parts) - 1}, orjson.dumps(part))
+    # -- the replica (kizuna/cluster/replica.py Mirror) ---------------------------------------
 
-    def _on_want(self, sender: str, head: Header, body: bytes) -> None:
-        self._send_snapshot(sender)
+    def own_items(self) -> list[Any]:
+        self._flush_changes()  # changes first: the snapshot's number includes them
+        return [_entry(m) for m in self.local.running() if not m.ended]
 
-    def _on_hello(self, sender: str, head: Header, body: bytes) -> None:
-        # A node that starts, or is back on NATS: it may have missed our changes, we its.
-        self._send_snapshot(sender)
-        self._want(sender)
+    def apply(self, node: str, ops: list[Any]) -> None:
+        for op in ops:
+            if op[0] == "+":
+                self._put(node, op[1:])
+            else:
+                self._remote.get(node, {}).pop(op[1], None)
 
-    # -- the others' matches -------------------------------------------------------------------
-
-    def _want(self, node: str) -> None:
-        now = time.monotonic()
-        if now - self._wanted.get(node, 0.0) < WANT_EVERY:
-            return
-        self._wanted[node] = now
-        self.bus.send(node, "mt.want", {})
-
-    def _on_reconnect(self) -> None:
-        for node in list(self.bus.peers):
-            self._want(node)
-
-    def _on_heartbeat(self, sender: str, head: Header, body: bytes) -> None:
-        if self._peer_seq.get(sender) != head.get("mv"):
-            self._want(sender)
+    def replace(self, node: str, items: list[Any]) -> None:
+        self._remote.pop(node, None)
+        for entry in items:
+            self._put(node, entry)
 
     def _put(self, node: str, entry: list[Any]) -> None:
         match_id, handler, tick_rate, label, created = entry
@@ -277,43 +231,8 @@ class ClusterMatches:
         matches[match_id] = RemoteMatch(match_id, parsed.stream, handler, tick_rate, label, index,
                                         created, node)
 
-    def _on_changes(self, sender: str, head: Header, body: bytes) -> None:
-        seq = head["v"]
-        last = self._peer_seq.get(sender)
-        if last is not None and seq <= last:
-            return  # in a snapshot already
-        if last is None or seq != last + 1:
-            self._want(sender)
-        self._peer_seq[sender] = seq
-        for op in orjson.loads(body):
-            if op[0] == "+":
-                self._put(sender, op[1:])
-            else:
-                self._remote.get(sender, {}).pop(op[1], None)
-
-    def _on_snapshot(self, sender: str, head: Header, body: bytes) -> None:
-        if head.get("to") != self.node:
-            return
-        if head["n"] == 0:
-            self._snap_parts[sender] = []
-        parts = self._snap_parts.get(sender)
-        if parts is None:  # a later part of a snapshot whose start we missed
-            return
-        parts.extend(orjson.loads(body))
-        if not head["last"]:
-            return
-        del self._snap_parts[sender]
-        self._remote.pop(sender, None)
-        for entry in parts:
-            self._put(sender, entry)
-        self._peer_seq[sender] = head["v"]
-        log.debug("match snapshot applied", extra={"peer": sender, "matches": len(parts)})
-
-    def _on_node_down(self, node: str) -> None:
+    def forget(self, node: str) -> None:
         gone = self._remote.pop(node, {})
-        self._peer_seq.pop(node, None)
-        self._snap_parts.pop(node, None)
-        self._wanted.pop(node, None)
         # Its matches ended with it: this node's players leave them and are told, as when a
         # match ends (the others' players are their nodes' to tell).
         sockets = self.local.rt.domain.sockets

@@ -722,7 +722,7 @@ def test_an_interrupted_restore_leaves_the_database_as_it_was(db_name: str, new_
     import signal
 
     src = migrated(kz, db_name)
-    seed(src, "big", n=300_000)
+    seed(src, "big", n=150_000)
     archive = tmp_path / "big.kzb"
     kz.ok("backup", "--out", str(archive), *at(db_name))
 
