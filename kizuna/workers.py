@@ -1,6 +1,6 @@
 """The parent of a node's worker processes (`kizuna server` with `socket.workers` above 1).
 
-The supervisor serves nothing itself. It prepares what the workers share, starts them, restarts
+The supervisor serves nothing itself but the node's metrics. It prepares what the workers share, starts them, restarts
 the ones that die, and stops them all on SIGTERM/SIGINT:
 
 - the database: without `database.address`, it starts the embedded PostgreSQL and runs
@@ -13,7 +13,8 @@ the ones that die, and stops them all on SIGTERM/SIGINT:
   --socket.workers 1 ...` (a later flag wins over an earlier one and over --config files), with
   KIZUNA_WORKER=<i> in its environment: it binds the node's ports with SO_REUSEPORT and the
   kernel spreads new connections over the workers. With `metrics.prometheus_port` set, worker i
-  serves its metrics on prometheus_port + i. It writes a line on the pipe named by
+  serves its own metrics on prometheus_port + 1 + i, and the supervisor serves all of them on
+  prometheus_port (kizuna/metrics/workers.py). It writes a line on the pipe named by
   KIZUNA_WORKER_READY_FD once it serves (`kizuna.server._tell_supervisor`).
 
 A worker that exits before it ever served, during the first start, is a configuration or port
@@ -86,6 +87,12 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
 
+def worker_port(port: int, index: int) -> int:
+    """Where worker `index` serves its own metrics, `metrics.prometheus_port` being `port` (the
+    supervisor serves all of them on `port`)."""
+    return port + 1 + index
+
+
 def describe_exit(code: int) -> dict[str, object]:
     """An exit status for the log: its code, or the signal that ended the process."""
     if code < 0:
@@ -114,16 +121,17 @@ class Supervisor:
         self.failed = False  # a worker could not start: exit 1 once the others stopped
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
+        self.metrics_server: Any = None  # the node's metrics, all workers' (metrics.prometheus_port)
 
     # -- checks and shared services ---------------------------------------------------------------
 
     def check(self) -> None:
         """What the worker names and ports must satisfy (before anything starts)."""
         port = self.cfg.metrics.prometheus_port
-        if port and port + self.count - 1 > 65535:
+        if port and worker_port(port, self.count - 1) > 65535:
             raise SupervisorError(
-                f"metrics.prometheus_port {port}: worker i serves its metrics on "
-                f"prometheus_port + i, and {port + self.count - 1} is not a port")
+                f"metrics.prometheus_port {port}: worker i serves its own metrics on "
+                f"prometheus_port + 1 + i, and {worker_port(port, self.count - 1)} is not a port")
 
     def prepare(self) -> None:
         """The database (embedded, migrated) and the bus the workers share."""
@@ -215,7 +223,8 @@ class Supervisor:
         if self.nats_url:
             keys.append(("cluster.nats_url", self.nats_url))
         if self.cfg.metrics.prometheus_port:
-            keys.append(("metrics.prometheus_port", str(self.cfg.metrics.prometheus_port + w.index)))
+            keys.append(("metrics.prometheus_port",
+                         str(worker_port(self.cfg.metrics.prometheus_port, w.index))))
         # database.max_open_conns bounds the node's connections, as with a single process: the
         # workers share it (each at least 2), so N workers do not open N times what PostgreSQL
         # was sized for.
@@ -355,8 +364,33 @@ class Supervisor:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     w.proc.wait(10)
 
+    def _serve_metrics(self) -> None:
+        """Serve every worker's metrics on metrics.prometheus_port (kizuna/metrics/workers.py)."""
+        from kizuna.metrics.workers import serve
+
+        port = self.cfg.metrics.prometheus_port
+        try:
+            self.metrics_server = serve(port, self._metrics_targets)
+        except OSError as exc:
+            raise SupervisorError(f"cannot listen on metrics.prometheus_port {port}: "
+                                  f"{exc.strerror or exc}") from None
+        log.info("Serving the workers' metrics on metrics.prometheus_port; worker i also serves "
+                 "its own on metrics.prometheus_port + 1 + i", extra={
+                     "prometheus_port": port,
+                     "worker_ports": [worker_port(port, w.index) for w in self.workers]})
+
+    def _metrics_targets(self) -> list[tuple[str, int]]:
+        """The workers that serve, and their metrics ports (read from the metrics thread)."""
+        port = self.cfg.metrics.prometheus_port
+        return [(w.name, worker_port(port, w.index)) for w in self.workers if w.ready]
+
     def release(self) -> None:
-        """Stop the private NATS server and release the embedded PostgreSQL (last)."""
+        """Stop the metrics listener and the private NATS server, and release the embedded
+        PostgreSQL (last)."""
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+            self.metrics_server = None
         if self.nats is not None:
             self.nats.stop()
             log.info("Stopped the private NATS server")
@@ -410,10 +444,7 @@ class Supervisor:
                 "port": self.cfg.socket.port, "console_port": self.cfg.console.port,
                 "db_conns_per_worker": self.pool_share()})
             if self.cfg.metrics.prometheus_port:
-                log.info("Each worker serves its own metrics: worker i on "
-                         "metrics.prometheus_port + i", extra={
-                             "prometheus_ports": [self.cfg.metrics.prometheus_port + w.index
-                                                  for w in self.workers]})
+                self._serve_metrics()
             self.prepare()
             self._arm_signals()
             if self.signals and any(s != signal.SIGCHLD for s in self.signals):

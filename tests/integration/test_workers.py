@@ -94,23 +94,33 @@ def all_serve(srv: ServerProcess) -> bool:
     return "All workers serve" in srv.log()
 
 
-def two_free_ports() -> int:
-    """A port p such that p and p + 1 are free (metrics of worker 0 and worker 1)."""
+def three_free_ports() -> int:
+    """A port p such that p, p + 1 and p + 2 are free (the node's metrics, then worker 0's and
+    worker 1's)."""
     for _ in range(50):
         p = free_port()
-        with socket.socket() as s:
-            try:
-                s.bind(("0.0.0.0", p + 1))
-            except OSError:
-                continue
-        return p
-    raise AssertionError("no two consecutive free ports")
+        taken = False
+        for q in (p + 1, p + 2):
+            with socket.socket() as s:
+                try:
+                    s.bind(("0.0.0.0", q))
+                except OSError:
+                    taken = True
+        if not taken:
+            return p
+    raise AssertionError("no three consecutive free ports")
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        assert r.status == 200
+        return r.read().decode()
 
 
 def test_two_workers_serve_one_port(tmp_path: Path) -> None:
     config = tmp_path / "node.yml"
     config.write_text("name: kzw\n")  # --config still applies to the workers
-    metrics = two_free_ports()
+    metrics = three_free_ports()
     with server_on_fresh_database(tmp_path, "--config", str(config), "--socket.workers", "2",
                                   "--metrics.prometheus_port", str(metrics)) as srv:
         wait_for("both workers", lambda: all_serve(srv), srv=srv)
@@ -122,10 +132,24 @@ def test_two_workers_serve_one_port(tmp_path: Path) -> None:
         # Every connection (urllib opens a new one each time) lands on one of the workers.
         for i in range(60):
             assert authenticate(srv.url, f"worker-device-{i:04d}") == 200
-        for i in range(2):  # worker i serves its metrics on prometheus_port + i
-            with urllib.request.urlopen(f"http://127.0.0.1:{metrics + i}/metrics", timeout=5) as r:
-                assert r.status == 200 and b"kizuna_" in r.read()
-        assert "prometheus_port + i" in srv.log()
+        # Worker i serves its own metrics on prometheus_port + 1 + i; the node's port serves
+        # both workers' (each family once), as it served the single process's.
+        own = []
+        for i in range(2):
+            own.append(scrape(metrics + 1 + i))
+            assert f'node_name="kzw-{i}"' in own[i] and f'node_name="kzw-{1 - i}"' not in own[i]
+        node = scrape(metrics)
+        families = [line.split()[2] for line in node.splitlines() if line.startswith("# TYPE")]
+        assert len(families) == len(set(families)) and "kizuna_api_requests_total" in families
+        answered = {i: sum(float(line.rsplit(" ", 1)[1]) for line in node.splitlines()
+                           if line.startswith("kizuna_api_requests_total{")
+                           and f'node_name="kzw-{i}"' in line and 'status="200"' in line)
+                    for i in range(2)}
+        assert sum(answered.values()) >= 60, answered  # every request, whichever worker took it
+        # prometheus-client's own series (no node_name of their own) are told apart by worker.
+        assert 'process_resident_memory_bytes{node_name="kzw-0"}' in node
+        assert 'process_resident_memory_bytes{node_name="kzw-1"}' in node
+        assert "prometheus_port + 1 + i" in srv.log()
 
 
 def test_a_killed_worker_is_restarted(tmp_path: Path) -> None:
@@ -186,6 +210,21 @@ def test_a_worker_that_cannot_start_stops_the_node(tmp_path: Path, db_address: s
     # The first worker starts alone: its error shows once, and nothing restarts it.
     assert out.count("Worker started") == 1
     assert out.count("kizuna: runtime module failed to load") == 1, out
+
+
+def test_a_taken_metrics_port_stops_the_node_in_one_line(tmp_path: Path, db_address: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_kizuna("server", "--migrate", "--database.address", db_address,
+                       "--socket.port", str(free_port()), "--console.port", str(free_port()),
+                       "--socket.workers", "2", "--metrics.prometheus_port", str(port),
+                       "--logger.format", "text", cwd=tmp_path, timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert f"cannot listen on metrics.prometheus_port {port}" in out
+    assert "Worker started" not in out and "Traceback" not in out, out
 
 
 def test_one_worker_is_one_process(tmp_path: Path, db_address: str) -> None:
