@@ -192,16 +192,22 @@ def test_sigterm_stops_everything(tmp_path: Path) -> None:
         assert "All workers stopped" in log and "Stopped the private NATS server" in log
 
 
+def run_two_workers(tmp_path: Path, db_address: str, *flags: str):
+    """`kizuna server` with two workers on a fresh database, run to its exit (a start that
+    fails)."""
+    return run_kizuna("server", "--migrate", "--database.address", db_address,
+                      "--socket.port", str(free_port()), "--console.port", str(free_port()),
+                      "--socket.workers", "2", "--logger.format", "text", *flags,
+                      cwd=tmp_path, timeout=60)
+
+
 def test_a_worker_that_cannot_start_stops_the_node(tmp_path: Path, db_address: str) -> None:
     modules = tmp_path / "modules"
     modules.mkdir()
     (modules / "broken.py").write_text(
         "def init_module(ctx, logger, nk, initializer):\n    raise ValueError('no way')\n")
     started = time.monotonic()
-    r = run_kizuna("server", "--migrate", "--database.address", db_address,
-                   "--socket.port", str(free_port()), "--console.port", str(free_port()),
-                   "--socket.workers", "2", "--runtime.path", str(modules),
-                   "--logger.format", "text", cwd=tmp_path, timeout=60)
+    r = run_two_workers(tmp_path, db_address, "--runtime.path", str(modules))
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert time.monotonic() - started < 20
@@ -217,10 +223,7 @@ def test_a_taken_metrics_port_stops_the_node_in_one_line(tmp_path: Path, db_addr
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = run_kizuna("server", "--migrate", "--database.address", db_address,
-                       "--socket.port", str(free_port()), "--console.port", str(free_port()),
-                       "--socket.workers", "2", "--metrics.prometheus_port", str(port),
-                       "--logger.format", "text", cwd=tmp_path, timeout=60)
+        r = run_two_workers(tmp_path, db_address, "--metrics.prometheus_port", str(port))
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
     assert f"cannot listen on metrics.prometheus_port {port}" in out
