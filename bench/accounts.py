@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from common import (
     BASELINE,
-    BASELINE_EXTRA,
-    BASELINE_WORKERS,
     HEADER,
-    NEW_EXTRA,
-    WORKERS,
-    BenchServer,
     cli_args,
     compare,
-    free_port,
+    compared_servers,
     row,
     rss_kib,
+    this_server,
 )
 
 
@@ -31,16 +27,14 @@ def main() -> None:
     opts = dict(threads=args.threads, connections=args.connections, duration=args.duration)
     print(f"kizuna bench: wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency")
     if BASELINE:
-        with BenchServer(port=free_port(), kizuna=BASELINE, extra=BASELINE_EXTRA,
-                         workers=BASELINE_WORKERS) as old, \
-                BenchServer(extra=NEW_EXTRA, workers=WORKERS) as srv:
+        with compared_servers() as (old, srv):
             envs = [{"TOKEN": s.token("bench-device-token-0001")[0]} for s in (old, srv)]
             print(HEADER)
             compare([old, srv], "authenticate/device (new account each)", "auth_device.lua",
                     [{}, {}], opts)
             compare([old, srv], "GET /v2/account (valid token)", "get_account.lua", envs, opts)
         return
-    with BenchServer(extra=["--socket.workers", str(WORKERS)], workers=WORKERS) as srv:
+    with this_server() as srv:
         token, _ = srv.token("bench-device-token-0001")
         print(HEADER)
         print(row("authenticate/device (new account each)",

@@ -21,6 +21,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -252,6 +254,22 @@ NEW_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(WORKERS)]
 # two trees that both have workers.
 BASELINE_WORKERS = int(os.environ.get("KZ_BENCH_BASELINE_WORKERS", "1"))
 BASELINE_EXTRA = [*COMPARE_EXTRA, "--socket.workers", str(BASELINE_WORKERS)]
+
+
+@contextmanager
+def compared_servers(extra: list[str] | None = None) -> Iterator[tuple[BenchServer, BenchServer]]:
+    """The baseline's server (KZ_BENCH_BASELINE, KZ_BENCH_BASELINE_WORKERS) and this tree's
+    (KZ_BENCH_WORKERS), both up, each with `extra` flags: (baseline, this tree)."""
+    extra = extra or []
+    with BenchServer(port=free_port(), kizuna=BASELINE, extra=extra + BASELINE_EXTRA,
+                     workers=BASELINE_WORKERS) as old, \
+            BenchServer(extra=extra + NEW_EXTRA, workers=WORKERS) as new:
+        yield old, new
+
+
+def this_server(extra: list[str] | None = None) -> BenchServer:
+    """This tree's server alone, with KZ_BENCH_WORKERS workers."""
+    return BenchServer(extra=extra or [], workers=WORKERS)
 
 
 def compare(servers: list, name: str, script: str, envs: list[dict], opts: dict) -> None:

@@ -18,17 +18,13 @@ from pathlib import Path
 
 from common import (
     BASELINE,
-    BASELINE_EXTRA,
-    BASELINE_WORKERS,
     HEADER,
-    NEW_EXTRA,
-    WORKERS,
-    BenchServer,
     cli_args,
     compare,
-    free_port,
+    compared_servers,
     row,
     rss_kib,
+    this_server,
 )
 
 MODULE = '''
@@ -58,16 +54,14 @@ def main() -> None:
                  ("rpc echo, def (worker thread), session", {"RPC_ID": "echo_sync"}),
                  ("rpc echo, async def, HTTP key", {"HTTP_KEY": key, "RPC_ID": "echo"}))
     if BASELINE:
-        with BenchServer(port=free_port(), kizuna=BASELINE, extra=extra + BASELINE_EXTRA,
-                         workers=BASELINE_WORKERS) as old, \
-                BenchServer(extra=extra + NEW_EXTRA, workers=WORKERS) as srv:
+        with compared_servers(extra) as (old, srv):
             tokens = [s.token("bench-device-rpc-0001")[0] for s in (old, srv)]
             print(HEADER)
             for name, env in scenarios:
                 envs = [env if "HTTP_KEY" in env else {**env, "TOKEN": t} for t in tokens]
                 compare([old, srv], name, "rpc_echo.lua", envs, opts)
         return
-    with BenchServer(extra=[*extra, "--socket.workers", str(WORKERS)], workers=WORKERS) as srv:
+    with this_server(extra) as srv:
         token, _ = srv.token("bench-device-rpc-0001")
         print(HEADER)
         for name, env in scenarios:

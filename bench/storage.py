@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from common import (
     BASELINE,
-    BASELINE_EXTRA,
-    BASELINE_WORKERS,
     HEADER,
-    NEW_EXTRA,
-    WORKERS,
-    BenchServer,
     cli_args,
     compare,
-    free_port,
+    compared_servers,
     row,
     rss_kib,
+    this_server,
 )
 
 
@@ -31,9 +27,7 @@ def main() -> None:
     opts = dict(threads=args.threads, connections=args.connections, duration=args.duration)
     print(f"kizuna bench: wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency")
     if BASELINE:
-        with BenchServer(port=free_port(), kizuna=BASELINE, extra=BASELINE_EXTRA,
-                         workers=BASELINE_WORKERS) as old, \
-                BenchServer(extra=NEW_EXTRA, workers=WORKERS) as srv:
+        with compared_servers() as (old, srv):
             envs = []
             for s in (old, srv):
                 token, uid = s.token("bench-device-storage-0001")
@@ -42,7 +36,7 @@ def main() -> None:
             compare([old, srv], "PUT /v2/storage (1 object)", "storage_write.lua", envs, opts)
             compare([old, srv], "POST /v2/storage (read 1 object)", "storage_read.lua", envs, opts)
         return
-    with BenchServer(extra=["--socket.workers", str(WORKERS)], workers=WORKERS) as srv:
+    with this_server() as srv:
         token, uid = srv.token("bench-device-storage-0001")
         env = {"TOKEN": token, "USER_ID": uid}
         print(HEADER)
